@@ -1,0 +1,170 @@
+"""The backend interface: one ``LLM`` class whose subclasses only say how to make one call.
+
+Everything around the call -- cache, budget, rate limits, retries, constraint checking -- is
+written once in :mod:`trace_opt.llm.core` and driven either synchronously (``complete``) or
+from asyncio (``acomplete``). A backend overrides ``_call`` (blocking) and/or ``_acall``
+(native async); whichever it lacks is derived from the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .core import pipeline, run_async, run_sync
+from .limits import Limiter
+from .request import Message, Request, normalize_messages, split_params
+from .response import LLMResponse, Usage, estimate_tokens
+from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+__all__ = ["LLM"]
+
+
+class LLM:
+    """Base class of every backend. Subclasses implement ``_call`` and/or ``_acall``.
+
+    Args:
+        retry: how transient failures are retried (default: 4 attempts, exponential backoff).
+        timeout: seconds one attempt may take before it counts as an ``LLMTimeout``.
+        max_concurrency: at most this many calls of this backend in flight at once.
+        rpm: at most this many calls started per minute.
+        cost_per_token: ``(input, output)`` dollars per token, for backends that report no cost.
+        constraint_attempts: how many replies to try when a constraint is checked after the fact.
+        **defaults: parameters sent with every call (``temperature=0``...), overridable per call.
+
+    >>> from trace_opt.llm import FunctionLLM
+    >>> llm = FunctionLLM(lambda messages, **p: messages[-1]["content"].upper())
+    >>> llm.complete([{"role": "user", "content": "hi"}]).text
+    'HI'
+    """
+
+    #: Short backend kind, part of every cache key (with :meth:`identity`).
+    kind: ClassVar[str] = "llm"
+    #: Whether ``_call`` applies ``request.timeout`` itself (else a worker thread enforces it).
+    native_timeout: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        max_concurrency: int | None = None,
+        rpm: float | None = None,
+        cost_per_token: tuple[float, float] | None = None,
+        constraint_attempts: int = 3,
+        **defaults: Any,
+    ) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"Invalid timeout: {timeout!r} (help: pass seconds > 0, or None for no limit)")
+        if constraint_attempts < 1:
+            raise ValueError(f"Invalid constraint_attempts: {constraint_attempts!r} (help: pass an int >= 1)")
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.limiter = Limiter(max_concurrency=max_concurrency, rpm=rpm)
+        self.cost_per_token = cost_per_token
+        self.constraint_attempts = constraint_attempts
+        self.defaults: dict[str, Any] = dict(defaults)
+
+    # -- what subclasses provide ---------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        """The model name reported in responses and cache keys."""
+        return self.kind
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this backend's answers differ from another's: part of the cache key.
+
+        Never includes credentials or endpoints, so caches are shareable.
+        """
+        return {"backend": self.kind, "model": self.model}
+
+    def enforces(self, constraint: Any) -> bool:
+        """Whether this backend guarantees ``constraint`` while decoding (no check-and-retry)."""
+        return False
+
+    def _call(self, request: Request) -> LLMResponse | str:
+        """One blocking attempt. Default: run ``_acall`` on a private event loop."""
+        if type(self)._acall is LLM._acall:
+            raise NotImplementedError(f"{type(self).__name__} must implement _call or _acall")
+        return asyncio.run(self._acall(request))  # type: ignore[arg-type]
+
+    def _acall(self, request: Request) -> Awaitable[LLMResponse | str]:
+        """One async attempt. Default: ``_call`` in a worker thread (contextvars copied)."""
+        return asyncio.to_thread(self._call, request)
+
+    def translate_error(self, exc: Exception) -> Exception:
+        """Map a backend-specific exception onto the trace_opt error tree (see ``retry.classify``)."""
+        return exc
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens of ``messages``, used to refuse calls a budget cannot afford."""
+        return sum(estimate_tokens(str(m.get("content", ""))) + 4 for m in messages)
+
+    def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Dollars for a call of this size, or ``None`` when prices are unknown."""
+        if self.cost_per_token is None:
+            return None
+        inp, out = self.cost_per_token
+        return prompt_tokens * inp + completion_tokens * out
+
+    # -- the public calls ----------------------------------------------------------------
+
+    def request(
+        self,
+        messages: str | Sequence[Message],
+        *,
+        constraint: Any = None,
+        sample_id: int | str | None = None,
+        **params: Any,
+    ) -> Request:
+        """Build the canonical :class:`Request` a call with these arguments makes."""
+        semantic, transport = split_params({**self.defaults, **params})
+        return Request(
+            messages=normalize_messages(messages),
+            params=semantic,
+            constraint=constraint,
+            sample_id=sample_id,
+            transport=transport,
+        )
+
+    def complete(
+        self,
+        messages: str | Sequence[Message],
+        *,
+        constraint: Any = None,
+        sample_id: int | str | None = None,
+        **params: Any,
+    ) -> LLMResponse:
+        """Answer ``messages`` (a string is one user message), going through cache, budget and retries.
+
+        >>> from trace_opt.llm import DummyLLM
+        >>> DummyLLM(["4"]).complete("2+2?").text
+        '4'
+        """
+        return run_sync(self, pipeline(self, self.request(messages, constraint=constraint, sample_id=sample_id, **params)))
+
+    async def acomplete(
+        self,
+        messages: str | Sequence[Message],
+        *,
+        constraint: Any = None,
+        sample_id: int | str | None = None,
+        **params: Any,
+    ) -> LLMResponse:
+        """The async twin of :meth:`complete` (same cache, budget, retries, limits).
+
+        >>> import asyncio
+        >>> from trace_opt.llm import DummyLLM
+        >>> asyncio.run(DummyLLM(["ok"]).acomplete("ping")).text
+        'ok'
+        """
+        req = self.request(messages, constraint=constraint, sample_id=sample_id, **params)
+        return await run_async(self, pipeline(self, req))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r})"

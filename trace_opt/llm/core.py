@@ -1,0 +1,314 @@
+"""The one call pipeline -- cache, budget, limits, retries, constraint checks -- for sync and async.
+
+The pipeline is a generator that never blocks: whenever it needs the outside world it yields
+an *effect* (make one backend attempt, sleep, wait for a rate-limit slot) and is resumed with
+the result or has the failure thrown in. :func:`run_sync` performs effects by blocking,
+:func:`run_async` by awaiting. So the logic exists once and ``complete`` / ``acomplete`` cannot
+drift apart (Trace had two copy-pasted paths that did).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import inspect
+import logging
+import math
+import threading
+import time
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConstraintViolation, LLMTimeout
+from .budget import Estimate, active_trackers, reserve, settle
+from .cache import get_cache
+from .prompts import CONSTRAINT_FEEDBACK
+from .request import Request
+from .response import LLMResponse, Usage, estimate_tokens
+from .retry import classify
+
+if TYPE_CHECKING:
+    from .base import LLM
+    from .limits import Limiter
+
+__all__ = ["check_constraint", "pipeline", "run_async", "run_sync"]
+
+log = logging.getLogger("trace_opt.llm")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Invoke:
+    request: Request
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sleep:
+    seconds: float
+
+
+_ACQUIRE = object()
+Effect = Any  # _Invoke | _Sleep | _ACQUIRE
+Pipeline = Generator[Effect, Any, LLMResponse]
+
+
+def check_constraint(constraint: Any, text: str) -> tuple[bool, str]:
+    """Run ``constraint.check(text)`` and return ``(ok, reason)`` whatever shape it answers in."""
+    result = constraint.check(text)
+    if isinstance(result, tuple):
+        ok, reason = bool(result[0]), str(result[1] or "")
+    else:
+        ok = bool(result)
+        reason = str(getattr(result, "reason", "") or "")
+    return ok, reason
+
+
+def _describe(constraint: Any) -> str:
+    describe = getattr(constraint, "describe", None)
+    return str(describe()) if callable(describe) else repr(constraint)
+
+
+def pipeline(llm: LLM, request: Request) -> Pipeline:
+    """Answer ``request``; with a constraint the backend cannot enforce, check and re-ask."""
+    constraint = request.constraint
+    if constraint is None:
+        return (yield from _cached(llm, request))
+    enforced = llm.enforces(constraint)
+    attempts = 1 if enforced else llm.constraint_attempts
+    messages = request.messages
+    attempt = 1
+    while True:
+        response = yield from _cached(llm, dataclasses.replace(request, messages=messages))
+        ok, reason = check_constraint(constraint, response.text)
+        if ok:
+            return response
+        log.info("reply violates %s (attempt %d/%d): %s", _describe(constraint), attempt, attempts, reason)
+        if attempt >= attempts:
+            break
+        attempt += 1
+        feedback = CONSTRAINT_FEEDBACK.format(constraint=_describe(constraint), reason=reason or "it does not match")
+        messages = (*messages, {"role": "assistant", "content": response.text}, {"role": "user", "content": feedback})
+    hint = (
+        "raise max_tokens: the reply was cut before the grammar completed"
+        if enforced
+        else "use a stronger model, simplify the constraint, or raise constraint_attempts"
+    )
+    raise ConstraintViolation(
+        f"{llm!r} gave no reply satisfying {_describe(constraint)} in {attempts} attempt(s): {reason}",
+        output=response.text,
+        constraint=constraint,
+        hint=hint,
+    )
+
+
+def _cached(llm: LLM, request: Request) -> Pipeline:
+    cache = get_cache()
+    key = None
+    if cache is not None and cache.mode != "off":
+        identity = llm.identity()
+        key = request.key(identity)
+        hit = cache.get(key)
+        if hit is not None:
+            settle(active_trackers(), None, hit)
+            return hit
+    trackers = active_trackers()
+    est = None
+    if trackers:
+        prompt = llm.count_tokens(request.messages)
+        completion = int(request.params.get("max_tokens") or 0)
+        est = Estimate(prompt + completion, llm.estimate_cost(prompt, completion) or 0.0)
+        reserve(est)
+    try:
+        response = yield from _attempts(llm, request)
+    except BaseException:
+        settle(trackers, est, None)
+        raise
+    settle(trackers, est, response)
+    if key is not None and cache is not None:
+        cache.put(key, response, request.record(identity))
+    return response
+
+
+def _attempts(llm: LLM, request: Request) -> Pipeline:
+    policy = llm.retry
+    limited = llm.limiter.active
+    attempt = 0
+    while True:
+        attempt += 1
+        if limited:
+            yield _ACQUIRE
+        try:
+            raw = yield _Invoke(request)
+        except Exception as e:
+            if not policy.should_retry(e, attempt):
+                raise
+            delay = policy.delay(attempt, e)
+            log.warning("%r attempt %d failed (%s); retrying in %.2fs", llm, attempt, type(e).__name__, delay)
+        else:
+            return _normalize(llm, request, raw)
+        finally:
+            if limited:
+                llm.limiter.release()
+        yield _Sleep(delay)
+
+
+def _normalize(llm: LLM, request: Request, raw: Any) -> LLMResponse:
+    if isinstance(raw, str):
+        resp = LLMResponse(raw, model=llm.model, usage=Usage(llm.count_tokens(request.messages), estimate_tokens(raw)))
+    elif isinstance(raw, LLMResponse):
+        resp = raw if raw.model else dataclasses.replace(raw, model=llm.model)
+    else:
+        raise TypeError(
+            f"{llm!r} returned a {type(raw).__name__}: {raw!r}\nhelp: a backend call must return a str or an LLMResponse"
+        )
+    if resp.cost is None and llm.cost_per_token is not None:
+        resp = dataclasses.replace(resp, cost=llm.estimate_cost(resp.usage.prompt_tokens, resp.usage.completion_tokens))
+    return resp
+
+
+def _translate(llm: LLM, exc: Exception) -> BaseException:
+    new = classify(llm.translate_error(exc))
+    if new is not exc and new.__cause__ is None:
+        new.__cause__ = exc
+    return new
+
+
+# -- the blocking driver ---------------------------------------------------------------------
+
+
+def run_sync(llm: LLM, gen: Pipeline) -> LLMResponse:
+    """Drive ``gen`` to completion in this thread."""
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = gen.send(value) if error is None else gen.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value = error = None
+            if effect is _ACQUIRE:
+                _acquire_sync(llm.limiter)
+            elif type(effect) is _Sleep:
+                _sleep_sync(llm, effect.seconds)
+            else:
+                try:
+                    value = _invoke_sync(llm, effect.request)
+                except Exception as e:
+                    error = _translate(llm, e)
+    finally:
+        gen.close()
+
+
+def _acquire_sync(limiter: Limiter) -> None:
+    event = threading.Event()
+    while (wait := limiter.try_acquire(event.set)) is not None:
+        event.wait(None if wait == math.inf else wait)
+        event.clear()
+
+
+def _sleep_sync(llm: LLM, seconds: float) -> None:
+    sleep = llm.retry.sleep
+    if sleep is None:
+        time.sleep(seconds)
+    else:
+        sleep(seconds)
+
+
+def _invoke_sync(llm: LLM, request: Request) -> Any:
+    timeout = request.timeout or llm.timeout
+    if timeout is None or llm.native_timeout:
+        return llm._call(request)
+    # A blocking call cannot be interrupted: run it in a daemon thread and stop waiting for it.
+    # The abandoned thread finishes (or not) on its own; daemon, so it never blocks exit.
+    box: list[Any] = []
+    done = threading.Event()
+    ctx = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            box.append((True, ctx.run(llm._call, request)))
+        except BaseException as e:
+            box.append((False, e))
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="trace_opt-llm-call", daemon=True).start()
+    if not done.wait(timeout):
+        raise LLMTimeout(f"{llm!r} did not answer within {timeout}s", hint="raise timeout= or use a faster model")
+    ok, result = box[0]
+    if not ok:
+        raise result
+    return result
+
+
+# -- the asyncio driver ----------------------------------------------------------------------
+
+
+async def run_async(llm: LLM, gen: Pipeline) -> LLMResponse:
+    """Drive ``gen`` to completion on the running event loop."""
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = gen.send(value) if error is None else gen.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value = error = None
+            if effect is _ACQUIRE:
+                await _acquire_async(llm.limiter)
+            elif type(effect) is _Sleep:
+                await _sleep_async(llm, effect.seconds)
+            else:
+                try:
+                    value = await _invoke_async(llm, effect.request)
+                except Exception as e:
+                    error = _translate(llm, e)
+    finally:
+        gen.close()
+
+
+async def _acquire_async(limiter: Limiter) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def wake(fut: asyncio.Future[None] = fut) -> None:
+            try:
+                loop.call_soon_threadsafe(_resolve, fut)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
+
+        wait = limiter.try_acquire(wake)
+        if wait is None:
+            return
+        if wait == math.inf:
+            await fut
+        else:
+            await asyncio.sleep(wait)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _sleep_async(llm: LLM, seconds: float) -> None:
+    sleep = llm.retry.sleep
+    if sleep is None:
+        await asyncio.sleep(seconds)
+        return
+    result = sleep(seconds)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def _invoke_async(llm: LLM, request: Request) -> Any:
+    timeout = request.timeout or llm.timeout
+    if timeout is None or llm.native_timeout:
+        return await llm._acall(request)
+    try:
+        return await asyncio.wait_for(llm._acall(request), timeout)
+    except asyncio.TimeoutError:
+        raise LLMTimeout(f"{llm!r} did not answer within {timeout}s", hint="raise timeout= or use a faster model") from None

@@ -1,0 +1,141 @@
+"""The canonical form of one LLM request, and its cache key.
+
+The key is the sha256 of canonical JSON (sorted keys, no whitespace) of everything that can
+change the answer: backend identity and model, messages, sampling parameters, the constraint
+and the sample id. Credentials, endpoints and transport knobs (timeouts, retries) are split off
+first, so they never reach a key or a stored record and a cache can be shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import SerializationError
+
+__all__ = ["Message", "Request", "canonical_json", "constraint_spec", "normalize_messages", "split_params"]
+
+Message = Mapping[str, Any]
+
+#: Parameters that pick *where/how* to send a request, not *what* is asked.
+TRANSPORT_PARAMS = frozenset(
+    {
+        "api_base",
+        "api_key",
+        "api_version",
+        "base_url",
+        "custom_llm_provider",
+        "extra_headers",
+        "headers",
+        "max_retries",
+        "num_retries",
+        "organization",
+        "timeout",
+    }
+)
+
+
+def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``params`` into (semantic, transport). Only semantic ones are keyed and stored."""
+    semantic: dict[str, Any] = {}
+    transport: dict[str, Any] = {}
+    for k, v in params.items():
+        if k in TRANSPORT_PARAMS:
+            transport[k] = v
+        elif v is not None:
+            semantic[k] = v
+    return semantic, transport
+
+
+def normalize_messages(messages: str | Sequence[Message]) -> tuple[dict[str, Any], ...]:
+    """Turn a string or a list of chat messages into a tuple of plain ``{"role", "content"}`` dicts."""
+    if isinstance(messages, str):
+        return ({"role": "user", "content": messages},)
+    out = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping) or "role" not in m or "content" not in m:
+            raise TypeError(
+                f"Invalid message #{i}: {m!r}\n"
+                "help: messages are dicts like {'role': 'user', 'content': 'text'}, or pass one string"
+            )
+        out.append(dict(m))
+    if not out:
+        raise ValueError("Invalid messages: an empty list\nhelp: pass at least one message")
+    return tuple(out)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, tuple):
+        return list(value)
+    raise SerializationError(
+        f"{type(value).__name__} value {value!r} has no canonical JSON form",
+        hint="pass only JSON-compatible parameters (str, numbers, lists, dicts) to an LLM call",
+    )
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, compact separators, non-ASCII kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def constraint_spec(constraint: Any) -> Any:
+    """A JSON-ready form of a constraint for keys and records (``None`` for none).
+
+    Uses the constraint's canonical ``to_json()`` (see ``trace_opt.constraints``); anything else
+    that has a ``check`` is described by its type and ``describe()`` text.
+    """
+    if constraint is None:
+        return None
+    to_json = getattr(constraint, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    describe = getattr(constraint, "describe", None)
+    text = describe() if callable(describe) else repr(constraint)
+    return {"type": f"{type(constraint).__module__}.{type(constraint).__qualname__}", "describe": text}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call: messages, semantic params, optional constraint and sample id.
+
+    ``transport`` (keys, endpoints, timeout) travels with the request but is never keyed.
+
+    >>> r = Request(({"role": "user", "content": "hi"},), {"temperature": 0})
+    >>> r.key({"backend": "dummy"}) == r.key({"backend": "dummy"})
+    True
+    """
+
+    messages: tuple[dict[str, Any], ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    constraint: Any = None
+    sample_id: int | str | None = None
+    transport: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def record(self, identity: Mapping[str, Any]) -> dict[str, Any]:
+        """The JSON-ready request as keyed and stored (never with credentials)."""
+        return {
+            "llm": dict(identity),
+            "messages": list(self.messages),
+            "params": self.params,
+            "constraint": constraint_spec(self.constraint),
+            "sample_id": self.sample_id,
+        }
+
+    def key(self, identity: Mapping[str, Any]) -> str:
+        """sha256 hex digest of the canonical request."""
+        return hashlib.sha256(canonical_json(self.record(identity)).encode()).hexdigest()
+
+    @property
+    def timeout(self) -> float | None:
+        """The per-call timeout in seconds, if one was given."""
+        t = self.transport.get("timeout")
+        return float(t) if t is not None else None
+
+    def prompt_text(self) -> str:
+        """All message contents joined, for token estimates and logs."""
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
