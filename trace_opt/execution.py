@@ -1,0 +1,153 @@
+"""Run traced calls concurrently: ``parallel(*tasks)`` and ``map(fn, items, concurrency=k)``.
+
+Async work (coroutines, ``async def`` functions, ``LLM.acomplete``) runs on one event loop;
+blocking work (sync bundled functions, sync LLM backends) runs in a thread pool sized to the
+concurrency. Every branch starts from a *copy of the caller's context*, so the active LLM,
+cache, usage trackers and tracing flag are the caller's, and the nodes each branch creates
+are parented to that branch's own inputs -- the graph comes out the same as a sequential run.
+
+Results come back in input order. By default the first failure (in input order) is raised
+once running branches finish, and branches not yet started are skipped;
+``return_exceptions=True`` returns exceptions in place instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+__all__ = ["amap", "aparallel", "map", "parallel"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+Task = Callable[[], Any] | Awaitable[Any]
+
+
+class _Skipped(Exception):
+    """Placeholder result of a branch not started because an earlier one failed."""
+
+
+def _check_concurrency(concurrency: int | None) -> None:
+    if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
+        raise ValueError(f"Invalid concurrency: {concurrency!r}\nhelp: pass an int >= 1, or None for no limit")
+
+
+def _is_async_callable(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)) or (
+        getattr(fn, "is_async", False) is True  # a bundled async function (FunModule)
+    )
+
+
+async def aparallel(*tasks: Task, concurrency: int | None = None, return_exceptions: bool = False) -> list[Any]:
+    """Await ``tasks`` (zero-argument callables or awaitables) concurrently; results in order.
+
+    >>> import asyncio, trace_opt as trace
+    >>> async def double(x):
+    ...     return 2 * x
+    >>> asyncio.run(trace.execution.aparallel(lambda: 1, double(2)))
+    [1, 4]
+    """
+    _check_concurrency(concurrency)
+    for t in tasks:
+        if not (callable(t) or inspect.isawaitable(t)):
+            raise TypeError(f"Invalid task: {t!r}\nhelp: pass zero-argument callables (lambda: f(x)) or coroutines")
+    n = len(tasks)
+    if n == 0:
+        return []
+    limit = concurrency or n
+    semaphore = asyncio.Semaphore(limit)
+    loop = asyncio.get_running_loop()
+    failed = threading.Event()
+    pool: ThreadPoolExecutor | None = None
+    if any(callable(t) and not _is_async_callable(t) for t in tasks):
+        pool = ThreadPoolExecutor(max_workers=min(limit, n), thread_name_prefix="trace_opt-parallel")
+
+    async def run(task: Task) -> Any:
+        async with semaphore:
+            if failed.is_set() and not return_exceptions:
+                if inspect.iscoroutine(task):
+                    task.close()  # never started: close it so Python does not warn it was never awaited
+                raise _Skipped()
+            try:
+                if not callable(task):
+                    return await task
+                if _is_async_callable(task):
+                    return await task()
+                ctx = contextvars.copy_context()
+                result = await loop.run_in_executor(pool, functools.partial(ctx.run, task))
+                return (await result) if inspect.isawaitable(result) else result
+            except BaseException:
+                failed.set()
+                raise
+
+    try:
+        results = await asyncio.gather(*(run(t) for t in tasks), return_exceptions=True)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    if not return_exceptions:
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, _Skipped):
+                raise r
+    return list(results)
+
+
+def parallel(*tasks: Task, concurrency: int | None = None, return_exceptions: bool = False) -> list[Any]:
+    """Run ``tasks`` concurrently and return their results in order (blocking).
+
+    Each task is a zero-argument callable (``lambda: generate_text(p)``) or a coroutine
+    (``llm.acomplete(p)``). Safe to call from inside a running event loop (it then runs on
+    a helper thread).
+
+    >>> import trace_opt as trace
+    >>> @trace.bundle()
+    ... def inc(x):
+    ...     return x + 1
+    >>> a, b = trace.execution.parallel(lambda: inc(1), lambda: inc(2))
+    >>> (a.data, b.data)
+    (2, 3)
+    """
+    return _run(aparallel(*tasks, concurrency=concurrency, return_exceptions=return_exceptions))
+
+
+async def amap(
+    fn: Callable[[T], Any], items: Iterable[T], *, concurrency: int | None = 8, return_exceptions: bool = False
+) -> list[Any]:
+    """Async :func:`map`: ``[fn(item) for item in items]`` with at most ``concurrency`` in flight."""
+    return await aparallel(
+        *(functools.partial(fn, item) for item in items), concurrency=concurrency, return_exceptions=return_exceptions
+    )
+
+
+def map(  # noqa: A001 - deliberately mirrors the builtin, as trace_opt.map
+    fn: Callable[[T], Any], items: Iterable[T], *, concurrency: int | None = 8, return_exceptions: bool = False
+) -> list[Any]:
+    """``[fn(item) for item in items]`` with up to ``concurrency`` calls at once; ``fn`` sync or async.
+
+    >>> import trace_opt as trace
+    >>> @trace.bundle()
+    ... def square(x):
+    ...     return x * x
+    >>> [n.data for n in trace.execution.map(square, [1, 2, 3], concurrency=2)]
+    [1, 4, 9]
+    """
+    _check_concurrency(concurrency)
+    return _run(amap(fn, items, concurrency=concurrency, return_exceptions=return_exceptions))
+
+
+def _run(coro: Awaitable[R]) -> R:
+    """``asyncio.run`` that also works when this thread already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    # A running loop cannot be re-entered: run ours on a helper thread, in the caller's context.
+    ctx = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace_opt-loop") as helper:
+        return helper.submit(ctx.run, asyncio.run, coro).result()  # type: ignore[arg-type]
