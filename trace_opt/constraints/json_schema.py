@@ -82,5 +82,5 @@ class JSONSchema(Constraint):
 
     def __repr__(self) -> str:
         if self.type is not None:
-            return f"JSONSchema({getattr(self.type, '__name__', None) or self.type!r})"
+            return f"JSONSchema({getattr(self.type, '__name__', None) or repr(self.type)})"
         return f"JSONSchema({self.schema!r})"

@@ -1,0 +1,48 @@
+"""Constraints sit low in the layers: only the standard library and ``trace_opt.errors``."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+import trace_opt.constraints as constraints
+
+PACKAGE = pathlib.Path(constraints.__file__).parent
+
+
+def imported_modules(path: pathlib.Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(0, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.level, node.module or ""))
+    return found
+
+
+def test_constraints_import_only_stdlib_and_errors() -> None:
+    for path in PACKAGE.glob("*.py"):
+        for level, module in imported_modules(path):
+            if level == 1:
+                continue  # a sibling in trace_opt.constraints
+            if level == 2:
+                assert module == "errors", f"{path.name} imports trace_opt.{module}"
+                continue
+            top = module.split(".")[0]
+            assert top == "__future__" or top in sys.stdlib_module_names, f"{path.name} imports {module}"
+
+
+def test_importing_constraints_loads_no_heavy_module() -> None:
+    code = "import sys, trace_opt.constraints; print(sorted(m for m in ('pydantic', 'llama_cpp', 'litellm', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_all_is_sorted_and_public_names_are_documented() -> None:
+    assert constraints.__all__ == sorted(constraints.__all__)
+    for name in constraints.__all__:
+        obj = getattr(constraints, name)
+        assert obj.__doc__ and ">>>" in obj.__doc__, f"{name} needs a docstring with an example"

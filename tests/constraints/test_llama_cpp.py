@@ -1,0 +1,59 @@
+"""llama.cpp itself accepts every grammar the constraints compile to (extra ``local``).
+
+``LlamaGrammar.from_string`` only stores the text; llama.cpp parses it when a grammar sampler
+is made, which needs a vocabulary. Any GGUF works (a vocab-only one is enough): point
+``TRACE_OPT_TEST_GGUF`` at it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from trace_opt.constraints import Choice, Constraint, Grammar, JSONSchema, MaxTokens, Prefix, Regex, Stop
+
+llama_cpp = pytest.importorskip("llama_cpp")
+pytestmark = pytest.mark.local
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: float
+    label: str | None = None
+
+
+CONSTRAINTS: list[Constraint] = [
+    Regex(r"\d{3}-\d{4}"),
+    Regex(r"\w+@\w+\.(com|org)"),
+    Regex(r'"[^"\\]*"(, "[^"]*")*'),
+    Choice(["yes", "no", 'say "x"\n']),
+    JSONSchema(Point),
+    JSONSchema({"type": "object", "properties": {"a": {"type": "array", "items": {"$ref": "#"}, "maxItems": 3}}}),
+    JSONSchema({}),
+    Grammar('root ::= item ("," item)*\nitem ::= [a-z]+'),
+    Prefix("Answer:"),
+    Stop(["\n\n", "END"]),
+    MaxTokens(600),
+    "The word is " + Regex('"[^"]+"') + (Choice([".", "!"]) | Stop(["x"])),
+]
+
+
+@pytest.fixture(scope="module")
+def vocab() -> object:
+    path = os.environ.get("TRACE_OPT_TEST_GGUF")
+    if not path or not os.path.exists(path):
+        pytest.skip("set TRACE_OPT_TEST_GGUF to a GGUF file (vocab-only is enough)")
+    llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    yield llm
+    llm.close()
+
+
+@pytest.mark.parametrize("c", CONSTRAINTS, ids=repr)
+def test_llama_cpp_parses_the_grammar(c: Constraint, vocab: object) -> None:
+    model = vocab._model.model  # type: ignore[attr-defined]
+    sampler = llama_cpp.llama_sampler_init_grammar(llama_cpp.llama_model_get_vocab(model), c.to_gbnf().encode(), b"root")
+    assert sampler, f"llama.cpp refused the grammar of {c!r}"
+    llama_cpp.llama_sampler_free(sampler)
