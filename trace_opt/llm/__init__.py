@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .base import LLM
 from .budget import UsageTracker, track_usage
+from .builtins import chat, generate_object, generate_text, instruct, select
 from .cache import Cache, CacheMode, CacheStats, get_cache, use_cache
 from .function import DummyLLM, FunctionLLM
 from .limits import Limiter
@@ -35,9 +36,14 @@ __all__ = [
     "RetryPolicy",
     "Usage",
     "UsageTracker",
+    "chat",
+    "generate_object",
+    "generate_text",
     "get_cache",
     "get_llm",
+    "instruct",
     "resolve",
+    "select",
     "set_default",
     "track_usage",
     "use",
