@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from tests.constraints.test_properties import PATTERNS
 from trace_opt.constraints import Choice, Constraint, Grammar, JSONSchema, MaxTokens, Prefix, Regex, Stop
 
 llama_cpp = pytest.importorskip("llama_cpp")
@@ -38,6 +39,7 @@ CONSTRAINTS: list[Constraint] = [
     Stop(["\n\n", "END"]),
     MaxTokens(600),
     "The word is " + Regex('"[^"]+"') + (Choice([".", "!"]) | Stop(["x"])),
+    *(Regex(p) for p in PATTERNS),
 ]
 
 

@@ -336,8 +336,8 @@ class _Parser:
                 if c == "{":
                     items[-1] = self.braces(items[-1], nested)
                 else:
-                    lo, hi = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
-                    items[-1] = Repeat(items[-1], lo, hi)
+                    bounds: dict[str, tuple[int, int | None]] = {"*": (0, None), "+": (1, None), "?": (0, 1)}
+                    items[-1] = Repeat(items[-1], *bounds[c])
             elif c in ("<", "!"):
                 raise self.fail("token references (<...>) are not supported")
             else:

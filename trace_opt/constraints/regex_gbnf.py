@@ -188,7 +188,7 @@ class _RegexParser:
 
     # -- characters
 
-    def escape(self, in_class: bool) -> Expr:
+    def escape(self, in_class: bool) -> Literal | CharSet:
         """Parse ``\\...``; returns a `Literal` of one character or a `CharSet`."""
         c = self.peek(1)
         self.i += 2
