@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["amap", "aparallel", "map", "parallel"]
+__all__ = ["amap", "aparallel", "map", "parallel", "run"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -113,7 +113,7 @@ def parallel(*tasks: Task, concurrency: int | None = None, return_exceptions: bo
     >>> (a.data, b.data)
     (2, 3)
     """
-    return _run(aparallel(*tasks, concurrency=concurrency, return_exceptions=return_exceptions))
+    return run(aparallel(*tasks, concurrency=concurrency, return_exceptions=return_exceptions))
 
 
 async def amap(
@@ -138,16 +138,27 @@ def map(  # noqa: A001 - deliberately mirrors the builtin, as trace_opt.map
     [1, 4, 9]
     """
     _check_concurrency(concurrency)
-    return _run(amap(fn, items, concurrency=concurrency, return_exceptions=return_exceptions))
+    return run(amap(fn, items, concurrency=concurrency, return_exceptions=return_exceptions))
 
 
-def _run(coro: Awaitable[R]) -> R:
-    """``asyncio.run`` that also works when this thread already runs an event loop."""
+def run(awaitable: Awaitable[R]) -> R:
+    """Run ``awaitable`` to completion from sync code -- also when this thread already runs a loop.
+
+    A running loop cannot be re-entered, so then a helper thread runs a fresh loop, in a copy
+    of the caller's context.
+
+    >>> import asyncio, trace_opt as trace
+    >>> trace.execution.run(asyncio.sleep(0, result="done"))
+    'done'
+    """
+
+    async def main() -> R:
+        return await awaitable
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    # A running loop cannot be re-entered: run ours on a helper thread, in the caller's context.
+        return asyncio.run(main())
     ctx = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace_opt-loop") as helper:
-        return helper.submit(ctx.run, asyncio.run, coro).result()  # type: ignore[arg-type]
+        return helper.submit(ctx.run, asyncio.run, main()).result()

@@ -7,7 +7,6 @@ model goes through.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import itertools
 import threading
@@ -15,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..errors import PermanentLLMError
+from ..execution import run
 from .base import LLM
 from .request import Request
 from .response import LLMResponse
@@ -80,20 +80,13 @@ class FunctionLLM(LLM):
     def _call(self, request: Request) -> Any:
         result = self.fn([dict(m) for m in request.messages], **self._kwargs(request))
         if inspect.isawaitable(result):
-            return _run_awaitable(result)
+            return run(result)  # an async fn called from sync code
         return result
 
     async def _acall(self, request: Request) -> Any:  # type: ignore[override]
         if not self._is_async:
             return await super()._acall(request)
         return await self.fn([dict(m) for m in request.messages], **self._kwargs(request))  # type: ignore[misc]
-
-
-def _run_awaitable(aw: Awaitable[Any]) -> Any:
-    async def wrap() -> Any:
-        return await aw
-
-    return asyncio.run(wrap())
 
 
 class DummyLLM(LLM):
