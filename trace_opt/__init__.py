@@ -1,0 +1,74 @@
+"""trace_opt: build LLM programs from plain Python and train their prompts and code from
+feedback, the way PyTorch trains networks.
+
+>>> import trace_opt as trace
+>>> prompt = trace.node("Decide the language", trainable=True)
+>>> @trace.bundle()
+... def greet(lang, name):
+...     return f"Hello, {name}!"
+>>> out = greet(trace.node("es"), "Juan")
+>>> out.data
+'Hello, Juan!'
+
+The same names as Microsoft Trace's ``opto.trace`` core, so a Trace program ports by
+changing its imports. Submodules with optional heavy dependencies (``llm``, ...) load on
+first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import operators as operators
+from . import propagation as _propagation
+from . import visualize as _visualize
+from .bundle import CodeParameter, FunModule, bundle
+from .context import is_tracing, stop_tracing, tracing
+from .errors import ExecutionError, TraceOptError
+from .graph import Subgraph, subgraph, to_networkx, topological_order
+from .modules import Module, model
+from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node
+from .propagation import Feedback, GraphPropagator, Propagator
+from .visualize import render
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CodeParameter",
+    "ExceptionNode",
+    "ExecutionError",
+    "Feedback",
+    "FunModule",
+    "GraphPropagator",
+    "MessageNode",
+    "Module",
+    "Node",
+    "ParameterNode",
+    "Propagator",
+    "Subgraph",
+    "TraceOptError",
+    "WithInfo",
+    "bundle",
+    "is_tracing",
+    "model",
+    "node",
+    "operators",
+    "render",
+    "stop_tracing",
+    "subgraph",
+    "to_networkx",
+    "topological_order",
+    "tracing",
+]
+
+# Loaded on first attribute access: they pull optional packages or are rarely needed.
+_LAZY_SUBMODULES = {"constraints", "errors", "execution", "graph", "llm"}
+
+del _propagation, _visualize
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'trace_opt' has no attribute {name!r}")

@@ -1,0 +1,221 @@
+"""``Module`` and ``@model``: collect a program's trainable parameters, save and load them.
+
+Parameters are found by walking the instance's attributes (nodes, sub-modules, lists and
+dicts of them) and the class's trainable bundled methods, in definition order, so names are
+stable and ``state_dict`` keys mean the same thing across processes. Saving is JSON only: a
+model file someone sends you cannot run code when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .bundle import CodeParameter, FunModule
+from .errors import StateDictError
+from .nodes import ParameterNode
+
+__all__ = ["Module", "model"]
+
+C = TypeVar("C", bound=type)
+
+_FORMAT = "trace_opt.module"
+_FORMAT_VERSION = 1
+
+
+class Module:
+    """Base class of trainable programs (like ``torch.nn.Module``).
+
+    >>> import trace_opt as trace
+    >>> class Agent(trace.Module):
+    ...     def __init__(self):
+    ...         self.prompt = trace.node("Be brief.", trainable=True)
+    >>> [name for name, _ in Agent().named_parameters()]
+    ['prompt']
+    """
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, ParameterNode[Any]]]:
+        """``(name, parameter)`` pairs of every trainable parameter, sub-modules included."""
+        found: dict[int, tuple[str, ParameterNode[Any]]] = {}
+        for name, p in _walk(self, prefix, set()):
+            found.setdefault(id(p), (name, p))
+        return list(found.values())
+
+    def parameters(self) -> list[ParameterNode[Any]]:
+        """Every trainable parameter, to hand to an optimizer."""
+        return [p for _, p in self.named_parameters()]
+
+    def parameters_dict(self) -> dict[str, ParameterNode[Any]]:
+        """``{name: parameter}`` (Trace's spelling)."""
+        return dict(self.named_parameters())
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{name: value}`` for every parameter; code parameters hold source text."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Set parameter values from ``state``. Everything is checked first; on any problem
+        a ``StateDictError`` is raised and no parameter has changed."""
+        if not isinstance(state, Mapping):
+            raise StateDictError(
+                f"state must be a mapping of parameter names to values, got {type(state).__name__}",
+                hint="pass what state_dict() returned",
+            )
+        params = dict(self.named_parameters())
+        unknown = [k for k in state if k not in params]
+        missing = [k for k in params if k not in state]
+        if strict and (unknown or missing):
+            raise StateDictError(
+                f"state does not match {type(self).__name__}: unknown keys {unknown}, missing keys {missing}",
+                hint="pass strict=False to load a subset, or check that the state came from this model",
+            )
+        updates = []
+        for name, value in state.items():
+            p = params.get(name)
+            if p is None:
+                continue
+            _validate(name, p, value)
+            updates.append((p, value))
+        for p, value in updates:
+            if p.data != value:
+                p._set(value)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the parameters to a JSON file (atomically: a crash leaves the old file)."""
+        state = self.state_dict()
+        doc = {"format": _FORMAT, "version": _FORMAT_VERSION, "class": type(self).__qualname__, "parameters": state}
+        try:
+            text = json.dumps(doc, indent=2, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            bad = [k for k, v in state.items() if not _jsonable(v)]
+            raise StateDictError(
+                f"parameters {bad} of {type(self).__name__} are not JSON values ({exc})",
+                hint="keep parameter values to str, numbers, bools, None, lists and dicts",
+            ) from None
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, path: str | os.PathLike[str], strict: bool = True) -> None:
+        """Read parameters written by ``save``; nothing changes if the file is bad."""
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise StateDictError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StateDictError(
+                f"{path} is not a trace_opt model file ({exc})", hint="pass a file written by Module.save"
+            ) from None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT or not isinstance(doc.get("parameters"), dict):
+            raise StateDictError(f"{path} is not a trace_opt model file", hint="pass a file written by Module.save")
+        if doc.get("version") != _FORMAT_VERSION:
+            raise StateDictError(
+                f"{path} has format version {doc.get('version')!r}; this trace_opt reads {_FORMAT_VERSION}",
+                hint="upgrade trace_opt",
+            )
+        self.load_state_dict(doc["parameters"], strict=strict)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _validate(name: str, p: ParameterNode[Any], value: Any) -> None:
+    current = p.data
+    if current is not None and value is not None and not _same_kind(current, value):
+        raise StateDictError(
+            f"{name} holds a {type(current).__name__}, the state gives a {type(value).__name__}: {value!r:.80}",
+            hint="load a state saved from the same model",
+        )
+    if isinstance(p, CodeParameter):
+        try:
+            p.validate(value)
+        except Exception as exc:  # noqa: BLE001 - any failure means the code is unusable
+            raise StateDictError(
+                f"code for {name} does not compile: {exc}", hint="fix the source text in the saved state"
+            ) from None
+    if p.constraint is not None:
+        ok = p.constraint.check(value if isinstance(value, str) else json.dumps(value))
+        if not ok:
+            raise StateDictError(
+                f"{name} = {value!r:.80} breaks its constraint: {getattr(ok, 'reason', ok)}",
+                hint="load a value that satisfies the parameter's constraint",
+            )
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return True
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return True
+    return type(a) is type(b)
+
+
+def _walk(obj: Any, prefix: str, seen: set[int]) -> Iterator[tuple[str, ParameterNode[Any]]]:
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    for key, value in list(vars(obj).items()):
+        if key.startswith("__bundle_"):
+            continue
+        yield from _walk_value(value, f"{prefix}{key}", seen)
+    for cls in type(obj).__mro__:
+        for key, attr in vars(cls).items():
+            if isinstance(attr, FunModule) and attr.trainable:
+                fun = getattr(obj, key).fun
+                if fun.parameter is not None:
+                    yield f"{prefix}{key}.__code", fun.parameter
+
+
+def _walk_value(value: Any, name: str, seen: set[int]) -> Iterator[tuple[str, ParameterNode[Any]]]:
+    if isinstance(value, ParameterNode):
+        if value.trainable:
+            yield name, value
+    elif isinstance(value, FunModule):
+        if value.parameter is not None:
+            yield f"{name}.__code", value.parameter
+    elif isinstance(value, Module):
+        yield from _walk(value, f"{name}.", seen)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _walk_value(item, f"{name}.{i}", seen)
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            yield from _walk_value(item, f"{name}.{k}", seen)
+
+
+def model(cls: C) -> C:
+    """Class decorator: make ``cls`` a ``Module`` (``parameters()``, ``save()``...).
+
+    >>> import trace_opt as trace
+    >>> @trace.model
+    ... class Agent:
+    ...     def __init__(self):
+    ...         self.instruct = trace.node("Extract name", trainable=True)
+    >>> len(Agent().parameters())
+    1
+    """
+    if not isinstance(cls, type):
+        raise TypeError(f"@model decorates a class, got {type(cls).__name__}")
+    if issubclass(cls, Module):
+        return cls
+    namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+    return type(cls.__name__, (cls, Module), namespace)  # type: ignore[return-value]

@@ -1,0 +1,410 @@
+"""Graph nodes: values that remember where they came from.
+
+A node holds a value (``.data``) and the nodes it was computed from (``.parents``). There is
+no global registry and no child links: a graph is kept alive only by the output the user
+holds, and it is freed when that output is dropped (Trace's global ``GRAPH`` keeps every
+node forever). Nodes are hashed and compared by identity, so they work as dict keys and
+set members whatever value they wrap.
+
+Behaviour that needs higher layers is attached to ``Node`` by those layers, so this module
+imports nothing above it: the traced operators (``+``, ``[]``, method calls on the wrapped
+value, ...) by ``trace_opt.operators``, ``Node.backward`` by ``trace_opt.propagation``, and
+the Jupyter picture by ``trace_opt.visualize``. ``import trace_opt`` loads all of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import traceback
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .context import TRACING
+from .errors import BackwardError, ConstraintViolation, with_help
+
+__all__ = [
+    "ExceptionNode",
+    "MessageNode",
+    "Node",
+    "OpInfo",
+    "ParameterNode",
+    "WithInfo",
+    "node",
+]
+
+T = TypeVar("T")
+
+# One counter for all names: names are for people reading prompts and pictures, identity is
+# the object itself. next() on itertools.count is atomic under the GIL.
+_ids = itertools.count()
+
+_REPR_LIMIT = 80
+
+
+def _short(value: Any, limit: int = _REPR_LIMIT) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _clean_name(name: str) -> str:
+    # Optimizer prompts use names as variable identifiers; keep them identifier-like.
+    return name.replace(":", "_").replace(" ", "_") or "node"
+
+
+class OpInfo:
+    """What an operation is, for optimizer prompts and pictures: a name, its documentation,
+    its source (if known) and the names of its positional parameters."""
+
+    __slots__ = ("name", "doc", "source", "argnames", "varargs", "fun")
+
+    def __init__(
+        self,
+        name: str,
+        doc: str = "",
+        source: str | None = None,
+        argnames: tuple[str, ...] = (),
+        varargs: str | None = None,
+        fun: Any = None,
+    ) -> None:
+        self.name = name
+        self.doc = doc
+        self.source = source
+        self.argnames = argnames
+        self.varargs = varargs
+        self.fun = fun  # the FunModule for bundled calls (gives access to its code parameter)
+
+    def names_for(self, nargs: int) -> tuple[str, ...]:
+        """Parameter names for ``nargs`` positional arguments (extra ones become ``args_i``)."""
+        names = self.argnames
+        if nargs <= len(names):
+            return names[:nargs]
+        extra = self.varargs or "args"
+        return names + tuple(f"{extra}_{i}" for i in range(nargs - len(names)))
+
+    def __repr__(self) -> str:
+        return f"OpInfo({self.name!r})"
+
+
+class WithInfo:
+    """Return this from a bundled function to attach metadata (model, usage, ...) to the
+    MessageNode it produces: ``data`` becomes the node's value, ``info`` is merged into
+    ``node.info``."""
+
+    __slots__ = ("value", "info")
+
+    def __init__(self, value: Any, info: dict[str, Any]) -> None:
+        self.value = value
+        self.info = info
+
+
+class Node(Generic[T]):
+    """A traced value.
+
+    >>> import trace_opt as trace
+    >>> x = trace.node(3)
+    >>> y = x + 1
+    >>> y.data, y.parents == (x, y.parents[1])
+    (4, True)
+
+    ``bool(node)`` is ``bool(node.data)`` and is *not* traced: Python needs a plain bool for
+    ``if``/``while``, so a branch taken on a node's value leaves no edge in the graph. Trace
+    the decision instead with a bundled function if an optimizer should see it. ``len(node)``
+    and ``x in node`` likewise return plain values; ``node.len()`` is the traced length.
+    ``==`` compares identity (nodes are dict keys); ``node.eq(other)`` is traced equality.
+    """
+
+    __slots__ = ("_data", "_parents", "_name", "_id", "description", "_feedback", "constraint", "__weakref__")
+
+    trainable: bool = False
+
+    def __init__(
+        self,
+        value: Any,
+        name: str | None = None,
+        description: str | None = None,
+        constraint: Any = None,
+        parents: tuple[Node[Any], ...] = (),
+    ) -> None:
+        self._data = value
+        self._parents = parents
+        self._name = name
+        self._id = next(_ids)
+        self.description = description
+        self._feedback: list[Any] | None = None
+        self.constraint = constraint
+
+    # -- identity ---------------------------------------------------------------------------
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    # -- value and graph --------------------------------------------------------------------
+    @property
+    def data(self) -> T:
+        """The wrapped value."""
+        return self._data
+
+    @property
+    def parents(self) -> tuple[Node[Any], ...]:
+        """The nodes this value was computed from (empty for leaves)."""
+        return self._parents
+
+    @property
+    def name(self) -> str:
+        """A unique, identifier-like name such as ``greet_12``, used in prompts and pictures."""
+        base = self._name or type(self._data).__name__
+        return f"{_clean_name(base)}_{self._id}"
+
+    @property
+    def py_name(self) -> str:
+        """Alias of ``name`` kept for code ported from Trace."""
+        return self.name
+
+    @property
+    def kind(self) -> str:
+        """``"value"``, ``"parameter"``, ``"message"`` or ``"exception"``."""
+        return "value"
+
+    @property
+    def feedback(self) -> list[Any]:
+        """Feedback received by ``backward`` calls since the last ``zero_feedback``."""
+        return self._feedback if self._feedback is not None else []
+
+    def zero_feedback(self) -> None:
+        """Forget accumulated feedback on this node."""
+        self._feedback = None
+
+    def _add_feedback(self, item: Any) -> None:
+        if self._feedback is None:
+            self._feedback = [item]
+        else:
+            self._feedback.append(item)
+
+    if TYPE_CHECKING:  # attached by trace_opt.propagation
+
+        def backward(
+            self, feedback: Any = "", propagator: Any = None, retain_graph: bool = False, visualize: bool = False
+        ) -> Any: ...
+
+    # -- python protocol --------------------------------------------------------------------
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)  # type: ignore[arg-type]
+
+    def __contains__(self, item: Any) -> bool:
+        item = item._data if isinstance(item, Node) else item
+        return item in self._data  # type: ignore[operator]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, data={_short(self._data)})"
+
+    __str__ = __repr__
+
+    def __getstate__(self) -> None:
+        raise TypeError(
+            with_help(
+                "trace_opt nodes are not picklable",
+                "save parameters with Module.save(path) (JSON) or store them with trace_opt.Store",
+            )
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Node[T]:
+        new = type(self).__new__(type(self))
+        for cls in type(self).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if slot == "__weakref__" or not hasattr(self, slot):
+                    continue
+                object.__setattr__(new, slot, getattr(self, slot))
+        new._data = copy.deepcopy(self._data, memo)
+        new._id = next(_ids)
+        new._feedback = None
+        return new
+
+    def clone(self) -> Node[T]:
+        """A new node (same class, name and settings) holding a deep copy of the value."""
+        return copy.deepcopy(self)
+
+
+class ParameterNode(Node[T]):
+    """A trainable value: a prompt, a number, the source of a bundled function.
+
+    >>> import trace_opt as trace
+    >>> p = trace.node("Be brief.", trainable=True)
+    >>> type(p).__name__, p.trainable
+    ('ParameterNode', True)
+    """
+
+    __slots__ = ("trainable", "version", "projections")
+
+    def __init__(
+        self,
+        value: Any,
+        name: str | None = None,
+        trainable: bool = True,
+        description: str | None = None,
+        constraint: Any = None,
+    ) -> None:
+        super().__init__(value, name=name, description=description, constraint=constraint)
+        self.trainable = trainable
+        self.version = 0
+        self.projections: list[Any] = []
+
+    @property
+    def kind(self) -> str:
+        return "parameter"
+
+    def _set(self, value: Any) -> None:
+        """Replace the value (used by optimizers); bumps ``version``."""
+        self._data = value
+        self.version += 1
+
+
+class MessageNode(Node[T]):
+    """The result of a traced operation. ``op`` says what computed it; ``inputs`` maps the
+    operation's parameter names to the parent nodes; ``info`` keeps metadata (for LLM calls:
+    model, parameters, usage, constraint)."""
+
+    __slots__ = ("op", "_argnames", "_info", "_backwarded")
+
+    def __init__(
+        self,
+        value: Any,
+        parents: tuple[Node[Any], ...],
+        op: OpInfo,
+        argnames: tuple[str, ...] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        Node.__init__(self, value, name or op.name, description, None, parents)
+        self.op = op
+        self._argnames = argnames
+        self._info = info
+        self._backwarded = False
+
+    @property
+    def kind(self) -> str:
+        return "message"
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Metadata about the call (created on first use)."""
+        if self._info is None:
+            self._info = {}
+        return self._info
+
+    @property
+    def inputs(self) -> dict[str, Node[Any]]:
+        """The parents keyed by the operation's parameter names (``__code`` for the code)."""
+        names = self._argnames
+        if names is None:
+            names = self.op.names_for(len(self._parents))
+        return dict(zip(names, self._parents))
+
+    def is_root(self) -> bool:
+        return not self._parents
+
+
+class ExceptionNode(MessageNode[str]):
+    """A traced call that raised. ``data`` is the error with a short traceback (readable
+    feedback); ``exception`` is the original exception object."""
+
+    __slots__ = ("exception",)
+
+    def __init__(
+        self,
+        exception: BaseException,
+        parents: tuple[Node[Any], ...],
+        op: OpInfo,
+        argnames: tuple[str, ...] | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(
+            text if text is not None else format_exception(exception),
+            parents,
+            op,
+            argnames,
+            name=f"exception_{op.name}",
+        )
+        self.exception = exception
+
+    @property
+    def kind(self) -> str:
+        return "exception"
+
+
+def format_exception(exc: BaseException, limit: int = 4) -> str:
+    """``"(ZeroDivisionError) division by zero"`` plus the last frames of the traceback, which
+    is what an optimizer needs to repair code without drowning its prompt."""
+    head = f"({type(exc).__name__}) {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)[-limit:]
+    # Drop our own frames: the user (and the optimizer) should see their code, not ours.
+    frames = [f for f in frames if "/trace_opt/" not in f.filename.replace("\\", "/")]
+    if not frames:
+        return head
+    lines = "".join(traceback.format_list(frames)).rstrip()
+    return f"{head}\nTraceback (most recent call last):\n{lines}"
+
+
+def node(
+    value: Any,
+    name: str | None = None,
+    trainable: bool = False,
+    description: str | None = None,
+    constraint: Any = None,
+) -> Node[Any]:
+    """Wrap a value in a node; a node comes back unchanged.
+
+    ``trainable=True`` makes a ParameterNode that optimizers may rewrite; ``constraint`` (a
+    ``trace_opt.constraints`` object) is shown to optimizers and enforced on updates.
+
+    >>> import trace_opt as trace
+    >>> x = trace.node("Extract the name", trainable=True, description="instruction")
+    >>> trace.node(x) is x
+    True
+    """
+    if isinstance(value, Node):
+        return value
+    if trainable:
+        if constraint is not None:
+            ok = constraint.check(_as_text(value))
+            if not ok:
+                raise ConstraintViolation(
+                    f"initial value {_short(value)} of parameter {name or ''!s} breaks its constraint: "
+                    f"{getattr(ok, 'reason', ok)}",
+                    output=value,
+                    constraint=constraint,
+                    hint="start the parameter from a value that satisfies the constraint",
+                )
+        return ParameterNode(value, name=name, trainable=True, description=description, constraint=constraint)
+    return Node(value, name=name, description=description, constraint=constraint)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def iter_nodes(values: Iterable[Any]) -> Iterable[Node[Any]]:
+    """The nodes among ``values`` (helper for code that accepts nodes or plain values)."""
+    return (v for v in values if isinstance(v, Node))
+
+
+def check_backward_target(target: Any) -> Node[Any]:
+    """Validate the target of ``backward`` with a message that says what to pass instead."""
+    if not isinstance(target, Node):
+        raise BackwardError(
+            f"backward needs a trace_opt Node, got {type(target).__name__}: {_short(target)}",
+            hint="call backward on the node a traced call returned (or on ExecutionError.exception_node)",
+        )
+    return target
+
+
+def tracing_enabled() -> bool:
+    return TRACING.get()

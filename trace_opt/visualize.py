@@ -1,0 +1,99 @@
+"""Pictures of graphs with graphviz (the ``viz`` extra), imported only when drawing.
+
+Kinds are coloured (parameters yellow, operations blue, exceptions red, plain values grey),
+trainable parameters are drawn bold with a double border, and long values and feedback are
+truncated so a picture of a real program stays readable. Without the ``dot`` binary the DOT
+source (``render(x).source``) still works; turning it into an image says how to install it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .errors import BackendUnavailable, with_help
+from .graph import topological_order
+from .nodes import Node
+
+if TYPE_CHECKING:
+    import graphviz
+
+__all__ = ["render"]
+
+log = logging.getLogger(__name__)
+
+_STYLE = {
+    "parameter": {"fillcolor": "#ffe9a8", "color": "#b08800"},
+    "message": {"fillcolor": "#d6e6ff", "color": "#2a5db0"},
+    "exception": {"fillcolor": "#ffd0d0", "color": "#b02a2a"},
+    "value": {"fillcolor": "#eeeeee", "color": "#777777"},
+}
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.replace("\r", "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _label(n: Node[Any], limit: int) -> str:
+    head = n.name + (" (trainable)" if n.trainable else "")
+    body = _clip(repr(n.data) if not isinstance(n.data, str) else n.data, limit)
+    lines = [head, body]
+    fb = n.feedback
+    if fb:
+        lines.append("feedback: " + _clip(getattr(fb[-1], "text", str(fb[-1])), limit))
+    return "\n".join(lines)
+
+
+def render(
+    output: Node[Any] | Iterable[Node[Any]],
+    max_label: int = 60,
+    max_nodes: int = 500,
+    rankdir: str = "TB",
+) -> graphviz.Digraph:
+    """A ``graphviz.Digraph`` of everything ``output`` was computed from.
+
+    Graphs larger than ``max_nodes`` keep the nodes nearest the output and say how many
+    were left out.
+
+    >>> import trace_opt as trace
+    >>> x = trace.node("a", trainable=True)
+    >>> "digraph" in trace.render(x + "b").source
+    True
+    """
+    try:
+        import graphviz
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise BackendUnavailable(
+            "drawing needs the graphviz package", hint="pip install 'trace-opt-lib[viz]' (and apt-get install graphviz)"
+        ) from None
+    order = topological_order(output)
+    dropped = max(0, len(order) - max_nodes)
+    kept = order[dropped:]
+    keep = {id(n) for n in kept}
+    dot = graphviz.Digraph(graph_attr={"rankdir": rankdir}, node_attr={"shape": "box", "style": "rounded,filled"})
+    for n in kept:
+        style = dict(_STYLE[n.kind])
+        if n.trainable:
+            style.update(penwidth="2.5", peripheries="2")
+        dot.node(str(id(n)), _label(n, max_label), **style)
+        for p in n._parents:
+            if id(p) in keep:
+                dot.edge(str(id(p)), str(id(n)))
+    if dropped:
+        dot.node("dropped", f"... {dropped} earlier nodes not shown", shape="plaintext", style="")
+    return dot
+
+
+def _repr_svg_(self: Node[Any]) -> str | None:
+    """Jupyter shows a node as the picture of its graph (falls back to text without dot)."""
+    try:
+        return render(self).pipe(format="svg").decode("utf-8")  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 - a picture must never break printing a value
+        log.warning(with_help(f"cannot draw {self.name}: {exc}", "apt-get install graphviz (the dot binary)"))
+        return None
+
+
+Node._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
+Node._render = render  # type: ignore[attr-defined]
