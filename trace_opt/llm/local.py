@@ -13,10 +13,12 @@ give the same text, and different ``sample_id`` values give independent samples.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +75,13 @@ class _Loaded:
     lock: threading.Lock
 
 
-_models: dict[tuple[str, int], _Loaded] = {}
+_models: dict[tuple[str, int, int | None, bool], _Loaded] = {}
 _models_lock = threading.Lock()
 _grammars: dict[str, Any] = {}
 
 
-def _load(path: Path, n_ctx: int, n_threads: int | None) -> _Loaded:
-    key = (str(path), n_ctx)
+def _load(path: Path, n_ctx: int, n_threads: int | None, extra_buffers: bool) -> _Loaded:
+    key = (str(path), n_ctx, n_threads, extra_buffers)
     with _models_lock:
         loaded = _models.get(key)
         if loaded is None:
@@ -87,11 +89,37 @@ def _load(path: Path, n_ctx: int, n_threads: int | None) -> _Loaded:
             if not path.is_file():
                 raise BackendUnavailable(f"model file not found: {path}", hint="pass the path of a .gguf file")
             log.info("loading %s (n_ctx=%d)", path, n_ctx)
-            llama = llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count() or 1, verbose=False
-            )
+            kw: dict[str, Any] = {"n_threads": n_threads} if n_threads else {}
+            with _model_params(llama_cpp, extra_buffers):
+                llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, **kw)
             loaded = _models[key] = _Loaded(llama, threading.Lock())
         return loaded
+
+
+@contextlib.contextmanager
+def _model_params(llama_cpp: Any, extra_buffers: bool) -> Iterator[None]:
+    """Load with ``use_extra_bufts`` as asked: ``Llama()`` has no argument for it.
+
+    llama.cpp's extra buffer types repack weights for AMX and similar kernels; on CPUs that
+    advertise AMX inside some VMs the AMX matmul segfaults on the first decode. Off by default.
+    Callers hold ``_models_lock``, so no other load sees the patched defaults.
+    """
+    low = llama_cpp.llama_cpp
+    original = low.llama_model_default_params
+    if extra_buffers or "use_extra_bufts" not in {f[0] for f in low.llama_model_params._fields_}:
+        yield
+        return
+
+    def defaults() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
 
 
 def _llama_cpp() -> Any:
@@ -118,7 +146,9 @@ class LocalLLM(LLM):
     Args:
         model_path: a ``.gguf`` file; ``None`` is the bundled SmolLM2-135M-Instruct.
         n_ctx: context length in tokens.
-        n_threads: CPU threads (default: all).
+        n_threads: CPU threads (default: llama.cpp's choice, half the cores).
+        extra_buffers: let llama.cpp repack weights for AMX & co. Off by default: the AMX
+            kernels crash on some virtualized CPUs; the speed difference at 135M is small.
         **kwargs: ``LLM`` options and default sampling parameters
             (``temperature``, ``top_p``, ``max_tokens``, ``stop``...).
 
@@ -130,7 +160,12 @@ class LocalLLM(LLM):
     kind = "local"
 
     def __init__(
-        self, model_path: str | os.PathLike[str] | None = None, *, n_ctx: int = 2048, n_threads: int | None = None,
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        extra_buffers: bool = False,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("max_tokens", 256)
@@ -139,6 +174,7 @@ class LocalLLM(LLM):
         self._path = Path(model_path).expanduser() if model_path is not None else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.extra_buffers = extra_buffers
 
     @property
     def model_path(self) -> Path:
@@ -163,7 +199,7 @@ class LocalLLM(LLM):
 
     def load(self) -> Any:
         """Load the model now (it is otherwise loaded on the first call) and return the ``Llama``."""
-        return _load(self.model_path, self.n_ctx, self.n_threads).llama
+        return _load(self.model_path, self.n_ctx, self.n_threads, self.extra_buffers).llama
 
     def _call(self, request: Request) -> LLMResponse:
         unknown = sorted(set(request.params) - SUPPORTED_PARAMS)
@@ -177,7 +213,7 @@ class LocalLLM(LLM):
             kw["grammar"] = _grammar(request.constraint.to_gbnf())
         # Seed from the request itself: same request + sample_id -> same text.
         kw["seed"] = int(request.key(self.identity())[:8], 16) & 0x7FFFFFFF
-        loaded = _load(self.model_path, self.n_ctx, self.n_threads)
+        loaded = _load(self.model_path, self.n_ctx, self.n_threads, self.extra_buffers)
         with loaded.lock:
             loaded.llama.reset()  # no state carried between requests, so replies are reproducible
             try:
