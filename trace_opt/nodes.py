@@ -217,12 +217,14 @@ class Node(Generic[T]):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Node[T]:
         new = type(self).__new__(type(self))
+        memo[id(self)] = new
         for cls in type(self).__mro__:
             for slot in getattr(cls, "__slots__", ()):
                 if slot == "__weakref__" or not hasattr(self, slot):
                     continue
-                object.__setattr__(new, slot, getattr(self, slot))
-        new._data = copy.deepcopy(self._data, memo)
+                value = getattr(self, slot)
+                # Parents are shared, not copied: a copy is a new value, not a new history.
+                object.__setattr__(new, slot, value if slot == "_parents" else copy.deepcopy(value, memo))
         new._id = next(_ids)
         new._feedback = None
         return new
