@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from tests.constraints.test_properties import PATTERNS
+from .test_properties import PATTERNS
 from trace_opt.constraints import Choice, Constraint, Grammar, JSONSchema, MaxTokens, Prefix, Regex, Stop
 
 llama_cpp = pytest.importorskip("llama_cpp")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import Optional
 
 from hypothesis import HealthCheck, given, settings
@@ -108,7 +107,8 @@ def test_dataclass_json_is_accepted_by_check_and_grammar(item: Item, pretty: boo
 def test_any_json_value_is_accepted_by_the_open_schema(value: object) -> None:
     c = JSONSchema({})
     text = json.dumps(value)
-    assert c.check(text) and GrammarMatcher(c.to_gbnf()).accepts(text) == (re.search(r"\d{17}", text) is None)
+    # json.dumps switches to exponent notation before 17 integral digits, the grammar's bound
+    assert c.check(text) and GrammarMatcher(c.to_gbnf()).accepts(text)
 
 
 @settings(max_examples=100)
