@@ -114,6 +114,10 @@ class LLM:
 
     # -- the public calls ----------------------------------------------------------------
 
+    def effective_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters a call with ``params`` sends and keys: defaults merged, no credentials."""
+        return split_params({**self.defaults, **params})[0]
+
     def request(
         self,
         messages: str | Sequence[Message],

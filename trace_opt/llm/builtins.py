@@ -58,7 +58,7 @@ def _info(cfg: _Config, responses: Sequence[LLMResponse], constraint: Any = None
     return {
         "llm": cfg.llm.identity(),
         "model": responses[-1].model if responses else cfg.llm.model,
-        "params": dict(cfg.params),
+        "params": cfg.llm.effective_params(cfg.params),
         "sample_id": cfg.sample_id,
         "constraint": constraint if constraint is not None else cfg.constraint,
         "usage": usage,
