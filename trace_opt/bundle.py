@@ -127,6 +127,8 @@ class FunModule:
     function that runs now, ``info`` the OpInfo optimizers read.
     """
 
+    info: OpInfo
+
     def __init__(
         self,
         fn: Callable[..., Any],
@@ -147,7 +149,7 @@ class FunModule:
             raise BundleError(f"{fn.info.name} is already bundled", hint="apply @bundle once")
         self._fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
-        fname = name or getattr(fn, "__name__", type(fn).__name__)
+        fname = str(name or getattr(fn, "__name__", type(fn).__name__))
         argnames, varargs = _positional_names(fn)
         source = None if operator else _source_of(fn)
         doc = description if description is not None else (inspect.getdoc(fn) or "")
@@ -330,7 +332,7 @@ class _BoundFunModule:
 
 
 @overload
-def bundle(fn: F) -> FunModule: ...
+def bundle(fn: F, /) -> FunModule: ...
 
 
 @overload

@@ -109,10 +109,10 @@ def subgraph(parameters: Sequence[ParameterNode[Any]]) -> Subgraph:
     inputs: list[Node[Any]] = []
     seen: set[int] = set()
     for op in ops:
-        for p in op._parents:
-            if id(p) not in influenced and id(p) not in seen:
-                seen.add(id(p))
-                inputs.append(p)
+        for parent in op._parents:
+            if id(parent) not in influenced and id(parent) not in seen:
+                seen.add(id(parent))
+                inputs.append(parent)
     used = [p for p in params if p.feedback]
     return Subgraph(ops=ops, parameters=used, inputs=inputs, outputs=list(outputs), feedback=outputs)
 

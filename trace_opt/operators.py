@@ -132,19 +132,14 @@ def _install() -> None:
         setattr(Node, f"__r{name}__", reflected)
     for name, fn in {"lt": lt, "le": le, "gt": gt, "ge": ge}.items():
         setattr(Node, f"__{name}__", _binary(fn)[0])
-    Node.__neg__ = lambda self: neg(self)  # type: ignore[attr-defined]
-    Node.__pos__ = lambda self: pos(self)  # type: ignore[attr-defined]
-    Node.__invert__ = lambda self: invert(self)  # type: ignore[attr-defined]
-    Node.__abs__ = lambda self: abs_(self)  # type: ignore[attr-defined]
-    Node.__getitem__ = lambda self, index: getitem(self, index)  # type: ignore[attr-defined]
-    Node.__call__ = lambda self, *a, **k: call(self, *a, **k)  # type: ignore[attr-defined]
-    Node.__iter__ = _iter  # type: ignore[attr-defined]
-    Node.__getattr__ = _getattr  # type: ignore[attr-defined]
-    Node.len = lambda self: len_(self)  # type: ignore[attr-defined]
-    Node.eq = lambda self, other: eq(self, other)  # type: ignore[attr-defined]
-    Node.ne = lambda self, other: ne(self, other)  # type: ignore[attr-defined]
-    Node.contains = lambda self, item: contains(self, item)  # type: ignore[attr-defined]
-    Node.getattr = lambda self, name: getattr_(self, name)  # type: ignore[attr-defined]
-
+    unary = {"__neg__": neg, "__pos__": pos, "__invert__": invert, "__abs__": abs_, "len": len_}
+    for attr, fn in unary.items():
+        setattr(Node, attr, lambda self, _fn=fn: _fn(self))
+    binary = {"__getitem__": getitem, "eq": eq, "ne": ne, "contains": contains, "getattr": getattr_}
+    for attr, fn in binary.items():
+        setattr(Node, attr, lambda self, other, _fn=fn: _fn(self, other))
+    setattr(Node, "__call__", lambda self, *a, **k: call(self, *a, **k))
+    setattr(Node, "__iter__", _iter)
+    setattr(Node, "__getattr__", _getattr)
 
 _install()

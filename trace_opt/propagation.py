@@ -131,4 +131,4 @@ def _node_backward(
     return None
 
 
-Node.backward = _node_backward  # type: ignore[attr-defined]
+setattr(Node, "backward", _node_backward)

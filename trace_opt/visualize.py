@@ -95,5 +95,5 @@ def _repr_svg_(self: Node[Any]) -> str | None:
         return None
 
 
-Node._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
-Node._render = render  # type: ignore[attr-defined]
+setattr(Node, "_repr_svg_", _repr_svg_)
+setattr(Node, "_render", render)
