@@ -24,8 +24,10 @@ from . import operators as operators
 from . import propagation as _propagation
 from . import visualize as _visualize
 from .bundle import CodeParameter, FunModule, bundle
+from .constraints import Choice, Grammar, JSONSchema, MaxTokens, Prefix, Regex, Stop
 from .context import is_tracing, stop_tracing, tracing
 from .errors import ExecutionError, TraceOptError
+from .execution import map, parallel, run
 from .graph import Subgraph, subgraph, to_networkx, topological_order
 from .modules import Module, model
 from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node
@@ -35,26 +37,36 @@ from .visualize import render
 __version__ = "0.1.0"
 
 __all__ = [
+    "Choice",
     "CodeParameter",
     "ExceptionNode",
     "ExecutionError",
     "Feedback",
     "FunModule",
+    "Grammar",
     "GraphPropagator",
+    "JSONSchema",
+    "MaxTokens",
     "MessageNode",
     "Module",
     "Node",
     "ParameterNode",
+    "Prefix",
     "Propagator",
+    "Regex",
+    "Stop",
     "Subgraph",
     "TraceOptError",
     "WithInfo",
     "bundle",
     "is_tracing",
+    "map",
     "model",
     "node",
     "operators",
+    "parallel",
     "render",
+    "run",
     "stop_tracing",
     "subgraph",
     "to_networkx",
@@ -63,7 +75,7 @@ __all__ = [
 ]
 
 # Loaded on first attribute access: they pull optional packages or are rarely needed.
-_LAZY_SUBMODULES = {"constraints", "errors", "execution", "graph", "llm"}
+_LAZY_SUBMODULES = {"llm"}
 
 del _propagation, _visualize
 
