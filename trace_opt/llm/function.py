@@ -55,7 +55,7 @@ class FunctionLLM(LLM):
             raise TypeError(f"Invalid fn: {fn!r} is not callable\nhelp: pass fn(messages, **params) -> str")
         super().__init__(**kwargs)
         self.fn = fn
-        self.name = name or getattr(fn, "__qualname__", type(fn).__name__)
+        self.name: str = name or getattr(fn, "__qualname__", None) or type(fn).__name__
         self._instance = None if name else next(_INSTANCES)
         self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
         self._pass_sample = _accepts(fn, "sample_id")

@@ -102,6 +102,7 @@ def get_llm(explicit: BackendSpec | None = None) -> LLM:
             if env not in _from_env:
                 _from_env[env] = resolve(env)
             return _from_env[env]
-        if _state["fallback"] is None:
-            _state["fallback"] = LocalLLM()
-        return _state["fallback"]
+        fallback = _state["fallback"]
+        if fallback is None:
+            fallback = _state["fallback"] = LocalLLM()
+        return fallback
