@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import datetime as _dt
 import decimal
+import importlib
 import pathlib
 import threading
 import uuid
@@ -133,12 +134,23 @@ def wrapper_named(name: str) -> TypeWrapper | None:
     return _WRAPPERS_BY_NAME.get(name)
 
 
+# trace_opt's own record types that runs store (token usage of LLM calls). Their modules are
+# ours, so importing one is safe; the data only chooses among these names.
+_OWN = {"trace_opt.llm.response:Usage", "trace_opt.llm.response:LLMResponse"}
+
+
 def resolve_type(name: str, extra: Iterable[type] = ()) -> type | None:
-    """The trusted class stored as ``name``, or None. Never imports anything."""
+    """The trusted class stored as ``name``, or None. Imports nothing but trace_opt's own
+    modules for the few names in ``_OWN``."""
     for cls in extra:
         if type_name(cls) == name:
             return cls
-    return _TYPES.get(name)
+    cls = _TYPES.get(name)
+    if cls is None and name in _OWN:
+        module, _, qualname = name.partition(":")
+        cls = getattr(importlib.import_module(module), qualname)
+        trust(cls)
+    return cls
 
 
 def unsupported(value: Any) -> SerializationError:

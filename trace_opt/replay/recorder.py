@@ -1,0 +1,348 @@
+"""The call hook behind ``record`` and ``replay``: it sees every bundled call (and LLM call).
+
+Recording: each call gets the next index when it starts and is written to the store the
+moment it returns or raises. Replaying (a *plan*): a call whose whole subtree lies before the
+replay point, and holds no override, returns its recorded output without running -- no LLM
+call, no side effect -- and its recorded subtree is copied into the new run; every other call
+runs and is recorded afresh. Before the point the program must make the same calls (name and
+canonical inputs); strict mode raises ``ReplayDivergence`` when it does not, lenient mode logs
+it and runs everything from there live.
+
+Why ``_Escape`` is a BaseException: ``@bundle`` turns any ``Exception`` raised inside a call
+into an ``ExecutionError`` -- feedback an optimizer may catch and train on. A paused run or a
+divergence is not feedback, so it travels as a BaseException (like ``asyncio.CancelledError``)
+through every bundled call and user ``except Exception`` to the ``record``/``replay``
+boundary, which raises the real ``InputRequested`` / ``ReplayDivergence``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import errors as _errors
+from ..errors import ExecutionError, InputRequested, ReplayDivergence, SerializationError, StoreError, TraceOptError
+from ..nodes import WithInfo, format_exception
+from ..store.canonical import digest, dumps, from_tree, to_tree
+from ..store.runs import CallRow, add_call, copy_calls
+from ..store.wrappers import resolve_type, type_name
+from .calls import METHOD, OPAQUE, OVERRIDDEN, PAUSED, REPLAYED, REQUEST, Call
+from .calls import _lenient, call_text, load_lenient
+
+if TYPE_CHECKING:
+    from ..bundle import FunModule
+    from .run import Run
+
+__all__ = ["Plan", "Recorder"]
+
+log = logging.getLogger(__name__)
+
+
+class _Escape(BaseException):
+    """Carries a TraceOptError from inside bundled calls to the run boundary (see module doc)."""
+
+    def __init__(self, error: TraceOptError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Plan:
+    """What a replay reuses: the recorded calls, the replay point and the overrides."""
+
+    source_id: str
+    source: dict[int, CallRow]
+    point: int
+    overrides: dict[int, Any] = field(default_factory=dict)
+    strict: bool = False
+    types: tuple[type, ...] = ()
+    answer_index: int | None = None  # resume: the request_input call that gets the answer
+    answered: bool = False
+
+
+@dataclass
+class _Slot:
+    index: int
+    parent: int | None
+    name: str
+    inputs: str
+    data: bytes
+    started: float
+    clock: float
+    flags: int
+
+
+_FRAME: ContextVar[tuple[Recorder, int] | None] = ContextVar("trace_opt.replay.frame", default=None)
+
+
+def _encode(value: Any, lenient: bool) -> tuple[bytes, bool]:
+    """Canonical bytes and whether they are exact (False: something was stored as Opaque)."""
+    try:
+        return dumps(value), True
+    except SerializationError:
+        if not lenient:
+            raise
+    try:
+        return dumps(value, lenient=True), False
+    except SerializationError:  # a cycle, or nested too deeply
+        return json.dumps({"$opaque": type_name(type(value))}, separators=(",", ":")).encode(), False
+
+
+class Recorder:
+    """The ``CALL_HOOK`` of one run (recording, or replaying a ``plan``)."""
+
+    def __init__(self, run: Run, plan: Plan | None = None, operators: bool = False) -> None:
+        self.run = run
+        self.store = run.store
+        self.plan = plan
+        self.operators = operators
+        self.tops: list[tuple[FunModule, list[Any], dict[str, Any]]] = []
+        self.calls_made = 0
+        self._lock = threading.Lock()
+        self._next = 0
+
+    # -- the hook ---------------------------------------------------------------------------
+    def records(self, fm: FunModule) -> bool:
+        # Traced operators (+, [], ...) are not calls; LLM builtins are operators too, but are.
+        return not fm.operator or self.operators or getattr(fm._fn, "__module__", "") != "trace_opt.operators"
+
+    def call(self, fm: FunModule, values: list[Any], kvalues: dict[str, Any], fn: Callable[..., Any]) -> Any:
+        if not self.records(fm):
+            return fn(*values, **kvalues)
+        slot, replayed = self._begin(fm, values, kvalues)
+        if replayed is not None:
+            return replayed()
+        token = _FRAME.set((self, slot.index))
+        try:
+            result = fn(*values, **kvalues)
+        except BaseException as exc:
+            _FRAME.reset(token)
+            self._end(slot, None, exc)
+            raise
+        _FRAME.reset(token)
+        return self._end(slot, result, None)
+
+    async def acall(self, fm: FunModule, values: list[Any], kvalues: dict[str, Any], fn: Callable[..., Any]) -> Any:
+        if not self.records(fm):
+            return await fn(*values, **kvalues)
+        slot, replayed = self._begin(fm, values, kvalues)
+        if replayed is not None:
+            return replayed()
+        token = _FRAME.set((self, slot.index))
+        try:
+            result = await fn(*values, **kvalues)
+        except BaseException as exc:
+            _FRAME.reset(token)
+            self._end(slot, None, exc)
+            raise
+        _FRAME.reset(token)
+        return self._end(slot, result, None)
+
+    def request(self, prompt: str) -> Any:
+        """``request_input`` inside this run: the recorded or supplied answer, or a pause."""
+        slot, replayed = self._start("request_input", [prompt], {}, REQUEST)
+        if replayed is not None:
+            return replayed()
+        pause = _Escape(InputRequested(prompt, self.run.id))
+        self._end(slot, None, pause)
+        raise pause
+
+    # -- begin: decide between running and replaying ----------------------------------------
+    def _begin(self, fm: FunModule, values: list[Any], kvalues: dict[str, Any]) -> tuple[_Slot, Any]:
+        method = bool(values) and fm.info.argnames[:1] == ("self",)
+        slot, replayed = self._start(fm.info.name, values, kvalues, METHOD if method else 0)
+        if slot.parent is None:
+            self.tops.append((fm, values, kvalues))
+        return slot, replayed
+
+    def _start(self, name: str, values: list[Any], kvalues: dict[str, Any], flags: int) -> tuple[_Slot, Any]:
+        data, _ = _encode({"args": values, "kwargs": kvalues}, lenient=True)
+        frame = _FRAME.get()
+        with self._lock:
+            index = self._next
+            self._next += 1
+            self.calls_made += 1
+        parent = frame[1] if frame is not None and frame[0] is self else None
+        slot = _Slot(index, parent, name, digest(data), data, time.time(), time.perf_counter(), flags)
+        plan = self.plan
+        if plan is None:
+            return slot, None
+        row = plan.source.get(index)
+        if index in plan.overrides:
+            if row is not None and row.name != name:
+                self._diverged(slot, row, force=index == plan.answer_index)
+            return slot, self._override(slot, plan.overrides[index])
+        if index >= plan.point or row is None:  # past the point, or a call that never finished
+            return slot, None
+        if row.name != name or row.inputs != slot.inputs:
+            self._diverged(slot, row)
+            return slot, None
+        if row.end >= plan.point or any(row.index <= i <= row.end for i in plan.overrides):
+            return slot, None  # the subtree reaches the point: run it, its children may replay
+        replayed = self._from_record(row, plan)
+        return slot, replayed
+
+    def _diverged(self, slot: _Slot, row: CallRow, force: bool = False) -> None:
+        plan = self.plan
+        assert plan is not None  # only called while replaying
+        was = Call(row, self.store).headline()
+        now = call_text(slot.name, _lenient(json.loads(slot.data)), slot.flags)
+        message = f"call {slot.index} differs from the recorded run: it was {was}, now {now}"
+        if plan.strict or force:
+            raise _Escape(ReplayDivergence(
+                message,
+                hint="the program or its inputs changed since recording; replay with strict=False to run "
+                "everything from the first difference afresh",
+            ))  # fmt: skip
+        log.warning("%s; running the rest of the program live", message)
+        plan.point = slot.index
+
+    def _from_record(self, row: CallRow, plan: Plan) -> Callable[[], Any] | None:
+        if row.flags & (OPAQUE | PAUSED):
+            return None
+        try:
+            if row.error is not None:
+                exc = rebuild_error(row.error)
+                if exc is None:
+                    return None
+                result: Any = exc
+            else:
+                value = self.store.get(row.output, types=plan.types) if row.output is not None else None
+                info = load_lenient(self.store, row.info) if row.info is not None else None
+                result = WithInfo(value, {**info, "replayed": True}) if isinstance(info, dict) else value
+        except StoreError as exc:
+            raise _Escape(exc) from None
+        with self._lock:
+            self._next = row.end + 1
+        self._persist_copy(plan.source_id, row)
+
+        def replayed() -> Any:
+            if isinstance(result, BaseException):
+                raise result
+            return result
+
+        return replayed
+
+    def _override(self, slot: _Slot, value: Any) -> Callable[[], Any]:
+        slot.flags |= OVERRIDDEN
+        plan = self.plan
+        if plan is not None and slot.index == plan.answer_index:
+            plan.answered = True
+        if isinstance(value, BaseException):
+            self._end(slot, None, value)
+
+            def fail() -> Any:
+                raise value
+
+            return fail
+        self._end(slot, value, None)
+        return lambda: value
+
+    # -- end: persist the completed call ------------------------------------------------------
+    def _end(self, slot: _Slot, result: Any, exc: BaseException | None) -> Any:
+        flags, output, info, error = slot.flags, None, None, None
+        blobs = [(slot.inputs, slot.data)]
+        if exc is None:
+            value, meta = (result.value, result.info) if type(result) is WithInfo else (result, None)
+            data, exact = _encode(value, lenient=True)
+            flags |= 0 if exact else OPAQUE
+            output = digest(data)
+            blobs.append((output, data))
+            if meta is not None:
+                idata, _ = _encode(dict(meta), lenient=True)
+                info = digest(idata)
+                blobs.append((info, idata))
+        else:
+            inner = exc.error if isinstance(exc, _Escape) else exc
+            if isinstance(inner, InputRequested):
+                flags |= PAUSED
+            error = error_record(inner)
+        with self._lock:
+            end = self._next - 1
+        duration = time.perf_counter() - slot.clock if not flags & OVERRIDDEN else 0.0
+        row = CallRow(slot.index, slot.parent, end, slot.name, slot.inputs, output, error, info, slot.started,
+                      duration, flags)  # fmt: skip
+        try:
+            add_call(self.store, self.run.id, row, blobs)
+        except StoreError as err:
+            raise _Escape(err) from None
+        self.run._rows.append(row)
+        return result
+
+    def _persist_copy(self, source_id: str, row: CallRow) -> None:
+        plan = self.plan
+        assert plan is not None  # only called while replaying
+        try:
+            copy_calls(self.store, source_id, self.run.id, row.index, row.end, REPLAYED)
+        except StoreError as err:
+            raise _Escape(err) from None
+        for i in range(row.index, row.end + 1):
+            r = plan.source.get(i)
+            if r is not None:
+                self.run._rows.append(CallRow(*_fields(r, r.flags | REPLAYED)))
+
+    def finish_check(self) -> None:
+        """After the program returned: did it reach everything the plan expected?"""
+        plan = self.plan
+        if plan is None:
+            return
+        if plan.answer_index is not None and not plan.answered:
+            raise ReplayDivergence(
+                f"the program finished without reaching request_input (call {plan.answer_index}) to take the answer",
+                hint="resume with the same program and arguments that asked for the input",
+            )
+        if plan.strict and self._next < plan.point:
+            raise ReplayDivergence(
+                f"the program made {self._next} calls, fewer than the {plan.point} before the replay point",
+                hint="the program changed since recording; replay with strict=False",
+            )
+
+
+def _fields(r: CallRow, flags: int) -> tuple[Any, ...]:
+    return (r.index, r.parent, r.end, r.name, r.inputs, r.output, r.error, r.info, r.started, r.duration, flags)
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """The original exception inside (nested) ExecutionErrors of bundled calls."""
+    while isinstance(exc, ExecutionError):
+        exc = exc.exception
+    return exc
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """What is stored for a call that raised: type, message, constructor args (if storable), text."""
+    exc = innermost(exc)
+    try:
+        args = to_tree(exc.args)
+    except SerializationError:
+        args = None
+    return {"type": type_name(type(exc)), "message": str(exc)[:2000], "args": args, "text": format_exception(exc)}
+
+
+def rebuild_error(record: dict[str, Any]) -> BaseException | None:
+    """The recorded exception, rebuilt if its class is a builtin one, one of trace_opt.errors or
+    registered (``register_type``); None when it cannot be (the call then runs again)."""
+    name, args = record.get("type"), record.get("args")
+    if not isinstance(name, str) or args is None:
+        return None
+    module, _, qualname = name.partition(":")
+    if module == "builtins":
+        cls = getattr(builtins, qualname, None)
+    elif module == "trace_opt.errors":
+        cls = getattr(_errors, qualname, None)
+    else:
+        cls = resolve_type(name)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        return None
+    try:
+        values = from_tree(args)
+        return cls(*values) if isinstance(values, tuple) else None
+    except Exception:  # noqa: BLE001 - a class whose constructor wants other arguments
+        return None

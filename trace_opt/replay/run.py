@@ -1,0 +1,347 @@
+"""``record`` and ``Run``: recorded runs you can rewind, replay, override and resume.
+
+A run is identified by ``run.id`` (fixed when it starts; what ``InputRequested.run_ref``
+holds) and, once closed, by ``run.ref``: the digest of an immutable snapshot of its calls.
+``Run.load(store, id_or_ref)`` works from any process.
+
+Replaying needs the program. In the process that recorded the run, ``replay()`` /
+``resume(answer)`` re-issue the recorded top-level bundled calls with their recorded inputs
+(or the program a previous replay was given). Anywhere else, pass the program callable
+again -- ``run.resume(program, answer, *args)``; nothing is imported or compiled from the
+store. If ``program`` is the bundled function of the recorded top-level call(s) and no
+arguments are given, its recorded arguments are used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..bundle import FunModule, _BoundFunModule
+from ..context import CALL_HOOK, using
+from ..errors import InputRequested, StoreError
+from ..store.runs import CallRow, RunRow, create_run, list_runs, load_run, set_status
+from ..store.store import Ref, Store, use_store
+from ..store.wrappers import register_wrapper
+from .calls import METHOD, PAUSED, REQUEST, Call, render_dot, render_tree
+from .recorder import Plan, Recorder, _Escape
+
+__all__ = ["Run", "record"]
+
+_MISSING: Any = object()
+Program = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    run_id: str
+    status: str
+    meta: dict[str, Any]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+register_wrapper(
+    _Snapshot,
+    lambda s: [s.run_id, s.status, s.meta, [list(r.to_sql()) for r in s.rows]],
+    lambda d: _Snapshot(d[0], d[1], d[2], tuple(CallRow.from_sql(tuple(r)) for r in d[3])),
+    name="trace_opt.run",
+)
+
+
+class Run:
+    """A recorded run of a program: its call tree, with replay points.
+
+    >>> import random
+    >>> import trace_opt as trace
+    >>> from trace_opt.replay import record
+    >>> from trace_opt.store import Store
+    >>> @trace.bundle()
+    ... def roll():
+    ...     return random.randint(1, 6)
+    >>> @trace.bundle()
+    ... def roll_sum(n):
+    ...     return sum(roll().data for _ in range(n))
+    >>> with record(Store()) as run:
+    ...     total = roll_sum(2)
+    >>> again = run.rewind(1).replay()          # keep the first roll, roll the last again
+    >>> again.calls[1].output == run.calls[1].output, again.calls[1].replayed
+    (True, True)
+    >>> print(run.summary())  # doctest: +SKIP
+    ->roll_sum(2) = 7
+      ->roll() = 3
+      ->roll() = 4
+    """
+
+    def __init__(self, store: Store, run_id: str, status: str = "running", meta: dict[str, Any] | None = None,
+                 rows: list[CallRow] | None = None) -> None:  # fmt: skip
+        self.store = store
+        self.id = run_id
+        self.status = status
+        self.meta: dict[str, Any] = dict(meta or {})
+        self._rows: list[CallRow] = list(rows or [])
+        self.point: int | None = None  # set on a rewound view
+        self.output: Any = None  # what the program returned (runs made by replay/resume)
+        self._program: Program | None = None
+        self._tops: list[tuple[FunModule, list[Any], dict[str, Any]]] = []
+        self._snapshot: str | None = None
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def calls(self) -> list[Call]:
+        """Every recorded call in start order (a rewound view: those before its point)."""
+        rows = sorted(self._rows, key=lambda r: r.index)
+        return [Call(r, self.store) for r in rows if self.point is None or r.index < self.point]
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def __getitem__(self, index: int) -> Call:
+        return self.calls[index]
+
+    @property
+    def pending(self) -> tuple[int, str] | None:
+        """``(call index, prompt)`` of the ``request_input`` this run waits on, else None."""
+        p = self.meta.get("pending")
+        return (int(p[0]), str(p[1])) if isinstance(p, list) and len(p) == 2 else None
+
+    @property
+    def parent(self) -> str | None:
+        """The id of the run this one replays, if any."""
+        p = self.meta.get("parent")
+        return p if isinstance(p, str) else None
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        """Prompt and completion tokens of the LLM calls that ran (replayed ones cost nothing)."""
+        used = [c.tokens for c in self.calls if not c.replayed]
+        return (sum(p for p, _ in used), sum(c for _, c in used))
+
+    def summary(self, timing: bool = False) -> str:
+        """The call tree as text: ``->roll_sum(2) = 7`` with children indented, replayed calls,
+        overrides and the replay point marked."""
+        overrides = self.meta.get("overrides") or []
+        return render_tree(self.calls, self.point, overrides, timing)
+
+    def dot(self) -> str:
+        """DOT source of the call tree (``graphviz.Source(run.dot())`` draws it)."""
+        return render_dot(self.calls, self.point, self.meta.get("overrides") or [])
+
+    @property
+    def ref(self) -> Ref:
+        """The digest of this run's snapshot (its calls, status and metadata)."""
+        if self._snapshot is None or self.status == "running":
+            snap = _Snapshot(self.id, self.status, self.meta, tuple(sorted(self._rows, key=lambda r: r.index)))
+            self._snapshot = self.store.commit(snap).digest
+        return Ref(self.store, self._snapshot)
+
+    def __repr__(self) -> str:
+        view = f", point={self.point}" if self.point is not None else ""
+        return f"<Run {self.id[:12]} {self.status}, {len(self._rows)} calls{view}>"
+
+    # -- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, store: Store, ref: Ref | str) -> Run:
+        """A run by id (also of a run still going, or killed mid-way) or by snapshot ref."""
+        if isinstance(ref, str) and len(ref) == 32:
+            found = load_run(store, ref)
+            if found is not None:
+                head, rows = found
+                run = cls(store, head.id, head.status, head.meta, rows)
+                run._snapshot = head.snapshot
+                return run
+        snap = store.get(ref)
+        if not isinstance(snap, _Snapshot):
+            raise StoreError(f"{ref!s:.16} is not a recorded run", hint="pass run.id or run.ref of a recorded run")
+        run = cls(store, snap.run_id, snap.status, snap.meta, list(snap.rows))
+        run._snapshot = store.resolve(ref)
+        return run
+
+    @classmethod
+    def list(cls, store: Store, limit: int | None = None) -> list[RunRow]:
+        """Headers of the runs in ``store``, newest first."""
+        return list_runs(store, limit)
+
+    # -- rewinding and replaying --------------------------------------------------------------
+    def _length(self) -> int:
+        return max((r.index for r in self._rows), default=-1) + 1
+
+    def rewind(self, n: int = 1) -> Run:
+        """A view of this run without its last ``n`` calls; ``.replay()`` runs them afresh."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"Invalid n: {n!r}\nhelp: the number of calls to rewind, an int >= 0")
+        point = (self.point if self.point is not None else self._length()) - n
+        if point < 0:
+            raise ValueError(f"Invalid n: {n}\nhelp: the run has only {self._length()} calls")
+        view = Run(self.store, self.id, self.status, self.meta, self._rows)
+        view.point, view._program, view._tops, view._snapshot = point, self._program, self._tops, self._snapshot
+        return view
+
+    def replay(self, program: Callable[..., Any] | None = None, *args: Any,
+               overrides: Mapping[int | Call, Any] | None = None, strict: bool = False,
+               types: tuple[type, ...] = (), **kwargs: Any) -> Run:  # fmt: skip
+        """Run the program again: calls before the replay point return their recorded output
+        (nothing runs), later ones run and are recorded. Returns the new run (``.output`` is
+        what the program returned).
+
+        ``overrides={call: value}`` (an index, negative from the end, or a Call) makes that
+        call return ``value`` (raise it, if an exception) and runs everything after it
+        afresh. ``strict=True`` raises ``ReplayDivergence`` if the program's calls before the
+        point differ from the recorded ones; otherwise it runs live from the first difference.
+        ``types`` trusts classes for loading recorded outputs.
+        """
+        point = self.point if self.point is not None else self._length()
+        table = {self._index(k): v for k, v in (overrides or {}).items()}
+        if table:
+            point = min(point, min(table))
+        return self._run(program, args, kwargs, Plan(self.id, self._source(), point, table, strict, tuple(types)))
+
+    def resume(self, program_or_answer: Any, answer: Any = _MISSING, /, *args: Any, strict: bool = False,
+               types: tuple[type, ...] = (), **kwargs: Any) -> Run:  # fmt: skip
+        """Continue a run that ``request_input`` paused: ``run.resume(answer)`` in the process
+        that recorded it, ``run.resume(program, answer, *args)`` anywhere. Everything before
+        the request replays from the record; ``request_input`` returns ``answer``.
+        """
+        program = None if answer is _MISSING else program_or_answer
+        answer = program_or_answer if answer is _MISSING else answer
+        pending = self.pending
+        if pending is None:
+            raise StoreError(f"run {self.id[:12]} is {self.status}, not waiting for input",
+                             hint="resume the run an InputRequested named (its .run_ref)")  # fmt: skip
+        index = pending[0]
+        plan = Plan(self.id, self._source(), index, {index: answer}, strict, tuple(types), answer_index=index)
+        return self._run(program, args, kwargs, plan)
+
+    def _index(self, key: int | Call) -> int:
+        n = self._length()
+        index = key.index if isinstance(key, Call) else key
+        if not isinstance(index, int) or isinstance(index, bool) or not -n <= index < max(n, 1):
+            raise ValueError(f"Invalid override key: {key!r}\nhelp: a call index in [-{n}, {n}) or a Call of this run")
+        return index % n if n else index
+
+    def _source(self) -> dict[int, CallRow]:
+        return {r.index: r for r in self._rows}
+
+    def _run(self, program: Callable[..., Any] | None, args: tuple[Any, ...], kwargs: dict[str, Any], plan: Plan) -> Run:
+        fn, fargs, fkwargs = self._program_for(program, args, kwargs)
+        meta = {"parent": self.id, "point": plan.point, "overrides": sorted(plan.overrides), "strict": plan.strict,
+                "operators": bool(self.meta.get("operators"))}  # fmt: skip
+        new = Run._start(self.store, meta)
+        rec = Recorder(new, plan, operators=bool(self.meta.get("operators")))
+        with _boundary(new, rec):
+            new.output = fn(*fargs, **fkwargs)
+            rec.finish_check()
+        new._program = (fn, fargs, fkwargs)
+        return new
+
+    def _program_for(self, program: Callable[..., Any] | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Program:
+        if program is not None:
+            if not callable(program):
+                raise TypeError(f"Invalid program: {program!r}\nhelp: pass the function the run recorded")
+            if args or kwargs or not isinstance(program, (FunModule, _BoundFunModule)):
+                return program, args, kwargs
+            tops = [r for r in sorted(self._rows, key=lambda r: r.index) if r.parent is None]
+            if not tops or any(r.name != program.info.name for r in tops):
+                return program, args, kwargs
+            calls = [Call(r, self.store).inputs for r in tops]
+            skip = [1 if r.flags & METHOD and isinstance(program, _BoundFunModule) else 0 for r in tops]
+            return _sequence([(program, c["args"][s:], c["kwargs"]) for c, s in zip(calls, skip)]), (), {}
+        if self._program is not None:
+            return self._program
+        if self._tops:
+            return _sequence([(_rebind(fm, values), values[1:] if _is_method(fm, values) else values, kw)
+                              for fm, values, kw in self._tops]), (), {}  # fmt: skip
+        raise StoreError(
+            f"run {self.id[:12]} was recorded elsewhere: this process does not know its program",
+            hint="pass it: run.replay(program, *args) / run.resume(program, answer, *args)",
+        )
+
+    # -- lifetime ---------------------------------------------------------------------------
+    @classmethod
+    def _start(cls, store: Store, meta: dict[str, Any]) -> Run:
+        run = cls(store, uuid.uuid4().hex, "running", meta)
+        create_run(store, run.id, run.meta)
+        return run
+
+    def _close(self, rec: Recorder, error: BaseException | None) -> None:
+        if isinstance(error, InputRequested):
+            self.status = "waiting"
+            self.meta["pending"] = next(
+                ([r.index, error.prompt] for r in sorted(self._rows, key=lambda r: -r.index)
+                 if r.flags & REQUEST and r.flags & PAUSED), None)  # fmt: skip
+        else:
+            self.status = "finished" if error is None else "failed"
+            self.meta.pop("pending", None)
+        if error is not None and not isinstance(error, InputRequested):
+            self.meta["error"] = f"{type(error).__name__}: {error}"[:2000]
+        self._tops = rec.tops
+        self._snapshot = None
+        try:
+            set_status(self.store, self.id, self.status, self.meta, self.ref.digest)
+        except StoreError:
+            if error is None:
+                raise
+
+
+def _is_method(fm: FunModule, values: list[Any]) -> bool:
+    # Re-binding is exact even for a plain function whose first parameter is called self:
+    # a bound call passes the instance as the first value, as the plain call did.
+    return bool(values) and fm.info.argnames[:1] == ("self",)
+
+
+def _rebind(fm: FunModule, values: list[Any]) -> Callable[..., Any]:
+    return fm.__get__(values[0], type(values[0])) if _is_method(fm, values) else fm  # type: ignore[no-any-return]
+
+
+def _sequence(steps: list[tuple[Callable[..., Any], Any, Any]]) -> Callable[[], Any]:
+    def program() -> Any:
+        out = None
+        for fn, args, kwargs in steps:
+            out = fn(*args, **kwargs)
+        return out
+
+    return program
+
+
+@contextlib.contextmanager
+def _boundary(run: Run, rec: Recorder) -> Iterator[Run]:
+    """Install the recorder; on exit close the run, turning an escaped pause or divergence
+    into the error it carries."""
+    try:
+        with using(CALL_HOOK, rec), use_store(run.store):
+            yield run
+    except _Escape as esc:
+        run._close(rec, esc.error)
+        raise esc.error from None
+    except BaseException as exc:
+        run._close(rec, exc)
+        raise
+    run._close(rec, None)
+
+
+@contextlib.contextmanager
+def record(store: Store, *, operators: bool = False) -> Iterator[Run]:
+    """Record the bundled calls and LLM calls made in the block into ``store``.
+
+    Each call is written when it completes, so a crash keeps everything finished so far.
+    ``operators=True`` also records traced operators (``+``, ``[]``...). If
+    ``request_input`` pauses the program, the block raises ``InputRequested`` after the run
+    is saved; ``run.resume(answer)`` continues it.
+
+    >>> import trace_opt as trace
+    >>> from trace_opt.store import Store
+    >>> @trace.bundle()
+    ... def double(x):
+    ...     return 2 * x
+    >>> with record(Store()) as run:
+    ...     _ = double(21)
+    >>> print(run.summary())
+    ->double(21) = 42
+    """
+    if not isinstance(store, Store):
+        raise TypeError(f"record needs a trace_opt Store, got {type(store).__name__}\nhelp: record(Store('runs.db'))")
+    run = Run._start(store, {"operators": operators})
+    with _boundary(run, Recorder(run, None, operators)):
+        yield run
