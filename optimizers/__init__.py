@@ -1,0 +1,22 @@
+"""Optimizers that turn feedback into better prompts and code, with PyTorch's optimizer API.
+
+>>> import trace_opt as trace
+>>> from trace_opt.llm import FunctionLLM
+>>> from optimizers import OptoPrime
+>>> prompt = trace.node("Say hi", trainable=True, name="prompt")
+>>> llm = FunctionLLM(lambda messages, **kw: '{"reasoning": "", "suggestion": {"prompt": "Say hello"}}')
+>>> opt = OptoPrime([prompt], llm=llm)
+>>> opt.zero_feedback()
+>>> opt.backward(prompt + "!", "be warmer")
+>>> _ = opt.step()
+>>> prompt.data
+'Say hello'
+"""
+
+from __future__ import annotations
+
+from .base import Optimizer
+from .optoprime import OptoPrime
+from .proposal import Proposal
+
+__all__ = ["Optimizer", "OptoPrime", "Proposal"]

@@ -1,0 +1,319 @@
+"""``Optimizer``: the PyTorch optimizer API over trainable nodes.
+
+``step()`` is ``update(propose())``: ``propose`` asks the LLM and returns the new values
+without touching anything, so a step can be inspected, tested or vetoed; ``update`` checks
+every value first (code must compile, constraints must hold) and applies them only if all
+pass. ``param_groups``, ``state`` and ``state_dict`` (saved by parameter *order*, validated
+before anything is mutated) work as in ``torch.optim``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from trace_opt import Feedback, Module, Node, ParameterNode, Propagator
+from trace_opt.errors import ConstraintViolation, StateDictError
+from trace_opt.llm import LLM, get_llm, resolve, track_usage
+
+from .hyper import Hyper, check_hyperparameters, validate
+from .proposal import Proposal, check_value, jsonable
+
+__all__ = ["Optimizer"]
+
+log = logging.getLogger("optimizers")
+
+_FORMAT = "optimizers.state"
+_VERSION = 1
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_groups(parameters: Any) -> list[dict[str, Any]]:
+    if isinstance(parameters, Module):
+        raise TypeError(f"Invalid parameters: the module {type(parameters).__name__}\nhelp: pass agent.parameters()")
+    if isinstance(parameters, Node):
+        raise TypeError(f"Invalid parameters: a single node {parameters.name}\nhelp: pass a list: [{parameters.name}]")
+    if isinstance(parameters, (set, frozenset)):
+        raise TypeError(
+            "Invalid parameters: a set, whose order changes between runs\n"
+            "help: pass a list (state_dict saves parameters by their order)"
+        )
+    if isinstance(parameters, Mapping):
+        if "params" in parameters:
+            return [dict(parameters)]
+        raise TypeError("Invalid parameters: a dict\nhelp: pass a list of parameters, e.g. list(params.values())")
+    try:
+        items = list(parameters)
+    except TypeError:
+        raise TypeError(
+            f"Invalid parameters: {_describe(parameters)} is not iterable\nhelp: pass agent.parameters()"
+        ) from None
+    if not items:
+        raise ValueError("Invalid parameters: an empty list\nhelp: pass agent.parameters(), or mark nodes trainable=True")
+    if all(isinstance(g, Mapping) for g in items):
+        return [dict(g) for g in items]
+    return [{"params": items}]
+
+
+class Optimizer:
+    """Base class: subclasses declare ``hyperparameters`` and implement ``_propose_group``.
+
+    >>> import trace_opt as trace
+    >>> from trace_opt.llm import FunctionLLM
+    >>> from optimizers import OptoPrime
+    >>> p = trace.node("Helo", trainable=True)
+    >>> reply = '{"reasoning": "typo", "suggestion": {"%s": "Hello"}}' % p.name
+    >>> opt = OptoPrime([p], llm=FunctionLLM(lambda messages, **kw: reply))
+    >>> opt.zero_feedback(); opt.backward(p + "!", "fix the spelling")
+    >>> proposal = opt.propose()          # asks the LLM, changes nothing
+    >>> p.data, proposal[p]
+    ('Helo', 'Hello')
+    >>> _ = opt.update(proposal); p.data
+    'Hello'
+
+    Errors: ``propose`` raises ``ReplyParseError`` when no reply could be read after the
+    re-asks (nothing has changed; ``train`` logs the step as skipped and goes on).
+    """
+
+    #: name -> spec of every hyperparameter this optimizer accepts (see ``hyper.COMMON``).
+    hyperparameters: ClassVar[dict[str, Hyper]] = {}
+    #: how ``backward`` sends feedback; ``None`` is the core's GraphPropagator.
+    propagator: Propagator | None = None
+
+    def __init__(self, parameters: Any, llm: LLM | str | None = None, **hyperparameters: Any) -> None:
+        self._llm = None if llm is None else resolve(llm)
+        self.defaults = check_hyperparameters(type(self).__name__, self.hyperparameters, hyperparameters)
+        self.param_groups: list[dict[str, Any]] = []
+        #: per-parameter state, like torch (``{"updates": n, "rejections": n}``)
+        self.state: dict[ParameterNode[Any], dict[str, Any]] = {}
+        self.step_count = 0
+        #: one record per step: step, tokens, cost, calls, changed, rejected, reasoning
+        self.log: list[dict[str, Any]] = []
+        for group in _as_groups(parameters):
+            self.add_param_group(group)
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def add_param_group(self, group: Mapping[str, Any]) -> None:
+        """Add ``{"params": [...], **hyperparameter overrides}`` (proposed with its own LLM call)."""
+        if "params" not in group:
+            raise ValueError(f"Invalid param group: {_describe(dict(group))}\nhelp: a group is {{'params': [...], ...}}")
+        params = group["params"]
+        params = [params] if isinstance(params, Node) else list(params)
+        if not params:
+            raise ValueError("Invalid param group: no parameters\nhelp: give each group at least one parameter")
+        seen = {id(p) for p in self.parameters}
+        for i, p in enumerate(params):
+            if not isinstance(p, ParameterNode):
+                raise TypeError(
+                    f"Invalid parameter #{i}: {_describe(p)} is not a ParameterNode\n"
+                    "help: create it with trace_opt.node(value, trainable=True), or pass agent.parameters()"
+                )
+            if not p.trainable:
+                raise ValueError(f"Invalid parameter #{i}: {p.name} is not trainable\nhelp: set trainable=True or leave it out")
+            if id(p) in seen:
+                raise ValueError(f"Invalid parameter #{i}: {p.name} appears twice\nhelp: give each parameter once")
+            seen.add(id(p))
+        overrides = {k: v for k, v in group.items() if k != "params"}
+        merged = check_hyperparameters(type(self).__name__, self.hyperparameters, {**self.defaults, **overrides})
+        self.param_groups.append({"params": params, **merged})
+        for p in params:
+            self.state.setdefault(p, {"updates": 0, "rejections": 0})
+        self._on_new_group()
+
+    def _on_new_group(self) -> None:
+        """Hook: grow per-group memory when a group is added."""
+
+    @property
+    def parameters(self) -> list[ParameterNode[Any]]:
+        """Every parameter, in order (the order ``state_dict`` saves them by)."""
+        return [p for g in self.param_groups for p in g["params"]]
+
+    @property
+    def llm(self) -> LLM:
+        """The backend: the one given, else whatever ``trace_opt.llm.get_llm()`` resolves now."""
+        return get_llm(self._llm)
+
+    # -- feedback -------------------------------------------------------------------------
+
+    def zero_feedback(self) -> None:
+        """Forget the feedback of the previous step (call before each minibatch's backward)."""
+        for p in self.parameters:
+            p.zero_feedback()
+
+    def backward(self, node: Node[Any], feedback: Any, *, score: float | None = None, retain_graph: bool = False) -> None:
+        """Send ``feedback`` (text, or any value) on output ``node`` back to the parameters.
+
+        Call once per output of a minibatch: feedback accumulates until ``zero_feedback``.
+        """
+        item = feedback if isinstance(feedback, Feedback) else Feedback(feedback, node, score)
+        node.backward(item, propagator=self.propagator, retain_graph=retain_graph)
+
+    # -- the step -------------------------------------------------------------------------
+
+    def propose(self) -> Proposal:
+        """New values for the parameters that received feedback; nothing is changed.
+
+        Groups without feedback cost no LLM call. Suggestions that may not be used (code that
+        does not compile, values breaking a constraint) are left out and listed in
+        ``proposal.rejected`` with the reason.
+        """
+        proposal = Proposal()
+        with track_usage() as usage:
+            for index, group in enumerate(self.param_groups):
+                if any(p.feedback for p in group["params"]):
+                    proposal.merge(self._propose_group(index, group))
+        proposal.tokens, proposal.cost, proposal.calls = usage.total_tokens, usage.cost, usage.calls
+        return proposal
+
+    def _propose_group(self, index: int, group: dict[str, Any]) -> Proposal:
+        raise NotImplementedError(f"{type(self).__name__} must implement _propose_group")
+
+    def update(self, proposal: Mapping[ParameterNode[Any], Any]) -> dict[str, Any]:
+        """Apply ``proposal`` -- all of it or, if any value is unusable, none of it.
+
+        Raises ``ConstraintViolation`` (nothing changed) for a value that breaks a constraint
+        or code that does not compile, ``ValueError`` for a node this optimizer does not own.
+        Returns the step's log record.
+        """
+        owned = {id(p) for p in self.parameters}
+        checked: list[tuple[ParameterNode[Any], Any]] = []
+        for p, value in proposal.items():
+            if not isinstance(p, ParameterNode) or id(p) not in owned:
+                raise ValueError(f"Invalid proposal key: {_describe(p)}\nhelp: propose values only for this optimizer's parameters")
+            value, reason = check_value(p, value)
+            if reason:
+                raise ConstraintViolation(
+                    f"proposed value for {p.name} {reason}: {_describe(value)}",
+                    output=value,
+                    constraint=p.constraint,
+                    hint="nothing was changed; fix or drop that value",
+                )
+            checked.append((p, value))
+        changed = []
+        for p, value in checked:
+            if not (type(value) is type(p.data) and value == p.data):
+                p._set(value)
+                self.state[p]["updates"] += 1
+                changed.append(p.name)
+        rejected = getattr(proposal, "rejected", {})
+        for p in rejected:
+            self.state[p]["rejections"] += 1
+        for index, entry in getattr(proposal, "memory", []):
+            self._remember(index, entry)
+        self.step_count += 1
+        record = {
+            "step": self.step_count,
+            "tokens": getattr(proposal, "tokens", 0),
+            "cost": getattr(proposal, "cost", 0.0),
+            "calls": getattr(proposal, "calls", 0),
+            "changed": changed,
+            "rejected": {p.name: reason for p, reason in rejected.items()},
+            "reasoning": str(getattr(proposal, "reasoning", ""))[:500],
+        }
+        self.log.append(record)
+        log.info("step %d: changed %s, rejected %s, %d tokens", self.step_count, changed or "nothing",
+                 list(record["rejected"]) or "nothing", record["tokens"])  # fmt: skip
+        return record
+
+    def step(self) -> dict[str, Any]:
+        """``update(propose())``: one optimization step; returns its log record."""
+        return self.update(self.propose())
+
+    # -- memory hooks ---------------------------------------------------------------------
+
+    def _remember(self, index: int, entry: dict[str, Any]) -> None:
+        """Hook: keep a memory entry a proposal produced for group ``index``."""
+
+    def _memory_state(self) -> Any:
+        return None
+
+    def _check_memory(self, data: Any) -> Any:
+        """Validate saved memory and return it in loadable form (must not mutate anything)."""
+        return None
+
+    def _load_memory(self, memory: Any) -> None:
+        """Install what ``_check_memory`` returned."""
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the parameter values, as JSON-ready data keyed by parameter order."""
+        index = {id(p): i for i, p in enumerate(self.parameters)}
+        groups = [
+            {"params": [index[id(p)] for p in g["params"]], **{k: jsonable(v) for k, v in g.items() if k != "params"}}
+            for g in self.param_groups
+        ]
+        return {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "optimizer": type(self).__name__,
+            "step": self.step_count,
+            "param_groups": groups,
+            "state": {str(index[id(p)]): dict(s) for p, s in self.state.items()},
+            "memory": self._memory_state(),
+            "log": [dict(r) for r in self.log],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore ``state_dict()`` output; everything is checked before anything changes."""
+        bad = StateDictError
+        if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
+            raise bad("not an optimizer state dict", hint="pass what Optimizer.state_dict() returned")
+        if state.get("version") != _VERSION:
+            raise bad(f"state version {state.get('version')!r}, expected {_VERSION}", hint="save it again with this version")
+        if state.get("optimizer") != type(self).__name__:
+            raise bad(f"state of a {state.get('optimizer')}, loading into a {type(self).__name__}",
+                      hint="load it into the same kind of optimizer")  # fmt: skip
+        step = state.get("step")
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise bad(f"invalid step count {step!r}", hint="the state is corrupt")
+        groups = state.get("param_groups")
+        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
+            raise bad(f"the state has {len(groups) if isinstance(groups, list) else groups!r} param groups, "
+                      f"this optimizer {len(self.param_groups)}", hint="build the optimizer with the same groups")  # fmt: skip
+        new_groups = []
+        for i, (saved, current) in enumerate(zip(groups, self.param_groups)):
+            if not isinstance(saved, Mapping) or len(saved.get("params", ())) != len(current["params"]):
+                raise bad(f"param group {i} has a different number of parameters", hint="same model, same order")
+            hyper = {}
+            for k, v in saved.items():
+                if k == "params":
+                    continue
+                if k not in self.hyperparameters:
+                    raise bad(f"unknown hyperparameter {k!r} in group {i}", hint="the state is from another version")
+                try:
+                    hyper[k] = validate(k, v, self.hyperparameters[k])
+                except ValueError as e:
+                    raise bad(str(e).splitlines()[0], hint="the state is corrupt") from None
+            new_groups.append(hyper)
+        params = self.parameters
+        per_param: dict[ParameterNode[Any], dict[str, Any]] = {}
+        for key, value in (state.get("state") or {}).items():
+            if not str(key).isdigit() or int(key) >= len(params) or not isinstance(value, Mapping):
+                raise bad(f"invalid state entry {key!r}", hint="the state is corrupt")
+            per_param[params[int(key)]] = dict(value)
+        log_ = state.get("log", [])
+        if not isinstance(log_, list) or not all(isinstance(r, Mapping) for r in log_):
+            raise bad("the log must be a list of records", hint="the state is corrupt")
+        memory = self._check_memory(state.get("memory"))
+        # everything checked: now mutate
+        for current, hyper in zip(self.param_groups, new_groups):
+            current.update(hyper)
+        for p in params:
+            self.state[p] = per_param.get(p, {"updates": 0, "rejections": 0})
+        self.step_count = step
+        self.log = [dict(r) for r in log_]
+        self._load_memory(memory)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {g[k]!r}" for k in sorted(g) if k != "params"]
+        return "\n".join(lines + [")"])

@@ -1,0 +1,136 @@
+"""OptoPrime: show the LLM the traced graph from the parameters to the judged outputs, ask for
+new values of all parameters at once.
+
+The prompt (templates ``optoprime_*.txt``) has Trace's sections -- #Instruction, #Code,
+#Documentation, #Variables, #Constraints, #Inputs, #Others, #Outputs, #Feedback -- rendered
+by ``render`` within ``max_prompt_tokens``, and optionally a memory of past
+(variables, feedback) pairs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+from trace_opt import subgraph
+from trace_opt.constraints import estimate_tokens
+from trace_opt.errors import StateDictError
+
+from . import templates
+from .base import Optimizer
+from .hyper import COMMON, Hyper, int_at_least, is_bool, optional_text
+from .proposal import Proposal, jsonable
+from .render import Sections, format_value, render_sections
+from .suggest import ask_suggestion
+
+__all__ = ["OptoPrime"]
+
+
+class OptoPrime(Optimizer):
+    """Trace's OptoPrime with a bounded prompt, schema-constrained replies and checked updates.
+
+    Hyperparameters: ``objective`` (the #Instruction; default: improve the outputs according
+    to the feedback), ``memory_size`` (past (variables, feedback) pairs shown; 0 = none),
+    ``max_prompt_tokens`` (the prompt budget), ``max_value_chars`` (longest rendering of one
+    value), ``include_example``, ``use_schema`` (decode under a JSON schema where the backend
+    enforces it), ``max_reasks``, ``max_tokens`` (reply limit), ``llm_params``.
+
+    >>> import trace_opt as trace
+    >>> from trace_opt.llm import FunctionLLM
+    >>> x = trace.node(1, trainable=True, name="x")
+    >>> llm = FunctionLLM(lambda m, **kw: '{"reasoning": "", "suggestion": {"x": 3}}')
+    >>> opt = OptoPrime([x], llm=llm, memory_size=5)
+    >>> opt.zero_feedback(); opt.backward(x * 2, "the output should be 6")
+    >>> "#Feedback\\nthe output should be 6" in opt.render_prompt()[0][1]["content"]
+    True
+    >>> _ = opt.step(); x.data
+    3
+    """
+
+    hyperparameters = {
+        **COMMON,
+        "objective": Hyper(None, optional_text, "the #Instruction text: a non-empty string, or None for the default"),
+        "memory_size": Hyper(0, int_at_least(0), "how many past (variables, feedback) pairs to show: an int >= 0"),
+        "max_prompt_tokens": Hyper(8000, int_at_least(512), "the prompt budget in tokens: an int >= 512"),
+        "include_example": Hyper(False, is_bool, "show a solved example problem: True or False"),
+        "use_schema": Hyper(True, is_bool, "decode replies under a JSON schema where the backend can: True or False"),
+    }
+
+    def __init__(self, parameters: Any, llm: Any = None, **hyperparameters: Any) -> None:
+        self.memory: list[deque[dict[str, Any]]] = []
+        super().__init__(parameters, llm, **hyperparameters)
+
+    def _on_new_group(self) -> None:
+        self.memory.append(deque())
+
+    # -- the prompt -------------------------------------------------------------------------
+
+    def _memory_text(self, index: int, group: dict[str, Any], budget: int) -> str:
+        entries = list(self.memory[index])[-group["memory_size"] :] if group["memory_size"] else []
+        params = self.parameters
+        limit = group["max_value_chars"]
+        lines: list[str] = []
+        for entry in reversed(entries):  # newest first, so the budget keeps the most recent
+            variables = {params[int(i)].name: format_value(v, limit) for i, v in entry["variables"].items()}
+            line = json.dumps({"variables": variables, "feedback": format_value(entry["feedback"], limit)},
+                              ensure_ascii=False)  # fmt: skip
+            if sum(estimate_tokens(t) for t in lines) + estimate_tokens(line) > budget:
+                break
+            lines.append(line)
+        if not lines:
+            return ""
+        return templates.render("optoprime_memory", entries="\n".join(reversed(lines)))
+
+    def render_prompt(self, index: int = 0) -> tuple[list[dict[str, str]], Sections]:
+        """The chat messages ``propose`` would send for group ``index``, and their sections."""
+        group = self.param_groups[index]
+        sg = subgraph([p for p in group["params"] if p.feedback])
+        system = templates.render("optoprime_system")
+        example = templates.render("optoprime_example") if group["include_example"] else ""
+        objective = group["objective"] or templates.render("optoprime_objective").strip()
+        budget = group["max_prompt_tokens"] - estimate_tokens(system + example + objective) - 120
+        memory = self._memory_text(index, group, budget // 4)
+        sections = render_sections(sg, budget_tokens=budget - estimate_tokens(memory),
+                                   max_value_chars=group["max_value_chars"])  # fmt: skip
+        user = templates.render("optoprime_user", example=example, instruction=objective, memory=memory,
+                                **sections.fields())  # fmt: skip
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}], sections
+
+    # -- the step ---------------------------------------------------------------------------
+
+    def _propose_group(self, index: int, group: dict[str, Any]) -> Proposal:
+        messages, sections = self.render_prompt(index)
+        params = [p for p in group["params"] if p.feedback]
+        proposal = ask_suggestion(self.llm, messages, params, group, use_schema=group["use_schema"])
+        positions = {id(p): i for i, p in enumerate(self.parameters)}
+        entry = {"variables": {str(positions[id(p)]): jsonable(p.data) for p in params}, "feedback": sections.feedback}
+        proposal.memory.append((index, entry))
+        proposal.details["omitted_ops"] = sections.omitted_ops
+        return proposal
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def _remember(self, index: int, entry: dict[str, Any]) -> None:
+        size = self.param_groups[index]["memory_size"]
+        if size:
+            self.memory[index].append(entry)
+            while len(self.memory[index]) > size:
+                self.memory[index].popleft()
+
+    def _memory_state(self) -> Any:
+        return [list(m) for m in self.memory]
+
+    def _check_memory(self, data: Any) -> Any:
+        n = len(self.parameters)
+        if not isinstance(data, list) or len(data) != len(self.memory):
+            raise StateDictError("memory does not match the param groups", hint="the state is corrupt")
+        for group in data:
+            for entry in group if isinstance(group, list) else [None]:
+                ok = isinstance(entry, dict) and isinstance(entry.get("variables"), dict) and "feedback" in entry
+                if not ok or not all(str(k).isdigit() and int(k) < n for k in entry["variables"]):
+                    raise StateDictError(f"invalid memory entry {entry!r:.80}", hint="the state is corrupt")
+        return [deque(dict(e) for e in group) for group in data]
+
+    def _load_memory(self, memory: Any) -> None:
+        self.memory = memory
