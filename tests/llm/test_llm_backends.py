@@ -22,7 +22,7 @@ async def _async_echo(messages: list[dict[str, Any]], **params: Any) -> str:
 
 
 def _dummy_echo() -> LLM:
-    return DummyLLM(default="echo:hello")
+    return DummyLLM(default="echo:hello", cacheable=True)
 
 
 BACKENDS: dict[str, Callable[[], LLM]] = {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import trace_opt as trace
-from trace_opt.constraints import Choice, Regex
+from trace_opt.constraints import Choice, MaxTokens, Regex, Stop
 from trace_opt.errors import BudgetExceeded, ConstraintViolation, ExecutionError, ReplyParseError
 from trace_opt.llm import (
     DummyLLM,
@@ -73,7 +73,7 @@ def test_n_gives_distinct_samples() -> None:
 
 
 def test_repeated_call_is_served_from_cache_and_marked() -> None:
-    llm = DummyLLM(["once"])
+    llm = DummyLLM(["once"], cacheable=True)
     generate_text("q", llm=llm)
     again = generate_text("q", llm=llm)
     assert again.data == "once" and again.info["cached"] is True
@@ -203,6 +203,15 @@ def test_instruct_uses_the_constraint_as_format() -> None:
 def test_builtins_use_the_active_backend() -> None:
     with use(DummyLLM(["ctx"])):
         assert generate_text("q").data == "ctx"
+
+
+def test_stop_and_max_tokens_constraints_become_parameters() -> None:
+    llm = DummyLLM(["a", "b", "c"])
+    generate_text("q", llm=llm, constraint=Stop(["\n\n"]))
+    generate_text("q", llm=llm, constraint=MaxTokens(5))
+    generate_text("q", llm=llm, constraint=MaxTokens(5), max_tokens=3)
+    assert llm.calls[0].params == {"stop": ["\n\n"]}
+    assert [c.params["max_tokens"] for c in llm.calls[1:]] == [5, 3]
 
 
 def test_invalid_arguments() -> None:

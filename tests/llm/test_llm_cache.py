@@ -176,7 +176,13 @@ def test_threads_share_one_cache_safely(tmp_path: Path) -> None:
     cache.close()
 
 
-def test_dummy_script_is_not_consumed_by_hits() -> None:
-    llm = DummyLLM(["one"])
+def test_dummy_replays_its_script_past_the_cache(cache: Cache) -> None:
+    llm = DummyLLM(["one", "two"])
+    assert [llm.complete("q").text for _ in range(2)] == ["one", "two"]
+    assert cache.stats.hits + cache.stats.misses == 0
+
+
+def test_cacheable_dummy_is_answered_from_the_cache() -> None:
+    llm = DummyLLM(["one"], cacheable=True)
     assert [llm.complete("q").text for _ in range(3)] == ["one"] * 3
     assert len(llm.calls) == 1

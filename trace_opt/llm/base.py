@@ -34,6 +34,8 @@ class LLM:
         rpm: at most this many calls started per minute.
         cost_per_token: ``(input, output)`` dollars per token, for backends that report no cost.
         constraint_attempts: how many replies to try when a constraint is checked after the fact.
+        cacheable: whether answers go through the active cache (default: the class's choice;
+            ``DummyLLM`` says no, since a script's replies depend on call order, not the request).
         **defaults: parameters sent with every call (``temperature=0``...), overridable per call.
 
     >>> from trace_opt.llm import FunctionLLM
@@ -44,6 +46,8 @@ class LLM:
 
     #: Short backend kind, part of every cache key (with :meth:`identity`).
     kind: ClassVar[str] = "llm"
+    #: Default of ``cacheable`` for instances of this class.
+    cacheable_by_default: ClassVar[bool] = True
     #: Whether ``_call`` applies ``request.timeout`` itself (else a worker thread enforces it).
     native_timeout: ClassVar[bool] = False
 
@@ -56,6 +60,7 @@ class LLM:
         rpm: float | None = None,
         cost_per_token: tuple[float, float] | None = None,
         constraint_attempts: int = 3,
+        cacheable: bool | None = None,
         **defaults: Any,
     ) -> None:
         if timeout is not None and timeout <= 0:
@@ -67,6 +72,7 @@ class LLM:
         self.limiter = Limiter(max_concurrency=max_concurrency, rpm=rpm)
         self.cost_per_token = cost_per_token
         self.constraint_attempts = constraint_attempts
+        self.cacheable = type(self).cacheable_by_default if cacheable is None else cacheable
         self.defaults: dict[str, Any] = dict(defaults)
 
     # -- what subclasses provide ---------------------------------------------------------
@@ -127,7 +133,7 @@ class LLM:
         **params: Any,
     ) -> Request:
         """Build the canonical :class:`Request` a call with these arguments makes."""
-        semantic, transport = split_params({**self.defaults, **params})
+        semantic, transport = split_params({**self.defaults, **_decoding_params(constraint), **params})
         return Request(
             messages=normalize_messages(messages),
             params=semantic,
@@ -172,3 +178,17 @@ class LLM:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
+
+
+def _decoding_params(constraint: Any) -> dict[str, Any]:
+    """Sampling parameters a constraint implies: ``Stop`` -> ``stop``, ``MaxTokens`` -> ``max_tokens``.
+
+    Every backend understands these, so such constraints hold by construction instead of by
+    check-and-retry. Explicit parameters of the call still win.
+    """
+    kind = getattr(constraint, "kind", None)
+    if kind == "stop":
+        return {"stop": list(constraint.strings)}
+    if kind == "max_tokens":
+        return {"max_tokens": constraint.n}
+    return {}

@@ -163,7 +163,7 @@ def track_usage(
     >>> with track_usage(max_calls=2):
     ...     try:
     ...         for i in range(5):
-    ...             reply = llm.complete("q", sample_id=i)
+    ...             reply = llm.complete("q")
     ...     except BudgetExceeded:
     ...         pass
     >>> len(llm.calls)

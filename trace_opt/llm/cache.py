@@ -72,7 +72,7 @@ class Cache:
     read: refresh answers), ``off``.
 
     >>> from trace_opt.llm import Cache, DummyLLM, use_cache
-    >>> llm = DummyLLM(["first", "second"])
+    >>> llm = DummyLLM(["first", "second"], cacheable=True)
     >>> with use_cache(Cache()) as cache:
     ...     a = llm.complete("q").text
     ...     b = llm.complete("q").text       # same request: answered from the cache

@@ -102,7 +102,7 @@ def pipeline(llm: LLM, request: Request) -> Pipeline:
 
 
 def _cached(llm: LLM, request: Request) -> Pipeline:
-    cache = get_cache()
+    cache = get_cache() if llm.cacheable else None
     key = None
     if cache is not None and cache.mode != "off":
         identity = llm.identity()

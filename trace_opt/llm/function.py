@@ -94,8 +94,10 @@ class DummyLLM(LLM):
 
     An item may be a string, an :class:`LLMResponse`, or an exception instance to raise (to
     test retries). When the script runs out, ``default`` is returned if given, else a
-    ``PermanentLLMError`` says how many calls were made. Like ``FunctionLLM``, an unnamed
-    dummy has cache keys of its own.
+    ``PermanentLLMError`` says how many calls were made.
+
+    A script's replies follow call order, not the request, so a dummy bypasses the cache
+    unless built with ``cacheable=True`` (then, unnamed, it has cache keys of its own).
 
     >>> from trace_opt.llm import DummyLLM
     >>> llm = DummyLLM(["yes", "no"])
@@ -106,6 +108,7 @@ class DummyLLM(LLM):
     """
 
     kind = "dummy"
+    cacheable_by_default = False
 
     def __init__(
         self, responses: Iterable[Reply | BaseException] = (), *, default: Reply | None = None, name: str | None = None,
