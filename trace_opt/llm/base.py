@@ -12,10 +12,11 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..execution import run
 from .core import pipeline, run_async, run_sync
 from .limits import Limiter
 from .request import Message, Request, normalize_messages, split_params
-from .response import LLMResponse, Usage, estimate_tokens
+from .response import LLMResponse, estimate_tokens
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class LLM:
         """One blocking attempt. Default: run ``_acall`` on a private event loop."""
         if type(self)._acall is LLM._acall:
             raise NotImplementedError(f"{type(self).__name__} must implement _call or _acall")
-        return asyncio.run(self._acall(request))  # type: ignore[arg-type]
+        return run(self._acall(request))
 
     def _acall(self, request: Request) -> Awaitable[LLMResponse | str]:
         """One async attempt. Default: ``_call`` in a worker thread (contextvars copied)."""
