@@ -16,7 +16,9 @@
 from __future__ import annotations
 
 from .base import Optimizer
+from .opro import OPRO
 from .optoprime import OptoPrime
 from .proposal import Proposal
+from .textgrad import TextGrad, TextualGradients
 
-__all__ = ["Optimizer", "OptoPrime", "Proposal"]
+__all__ = ["OPRO", "Optimizer", "OptoPrime", "Proposal", "TextGrad", "TextualGradients"]

@@ -10,6 +10,7 @@ before anything is mutated) work as in ``torch.optim``.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -94,6 +95,8 @@ class Optimizer:
         self.step_count = 0
         #: one record per step: step, tokens, cost, calls, changed, rejected, reasoning
         self.log: list[dict[str, Any]] = []
+        #: per group, the remembered (variables, feedback, score) entries, oldest first
+        self.memory: list[deque[dict[str, Any]]] = []
         for group in _as_groups(parameters):
             self.add_param_group(group)
 
@@ -125,9 +128,6 @@ class Optimizer:
         for p in params:
             self.state.setdefault(p, {"updates": 0, "rejections": 0})
         self._on_new_group()
-
-    def _on_new_group(self) -> None:
-        """Hook: grow per-group memory when a group is added."""
 
     @property
     def parameters(self) -> list[ParameterNode[Any]]:
@@ -225,20 +225,51 @@ class Optimizer:
         """``update(propose())``: one optimization step; returns its log record."""
         return self.update(self.propose())
 
-    # -- memory hooks ---------------------------------------------------------------------
+    # -- memory ---------------------------------------------------------------------------
+    # Per group, the last ``memory_size`` entries ``{"variables": {position: value},
+    # "feedback": text, "score": float | None}``: what was tried and how it was judged. Values
+    # are keyed by parameter position so a saved memory means the same thing in a new process.
+
+    def _on_new_group(self) -> None:
+        self.memory.append(deque())
 
     def _remember(self, index: int, entry: dict[str, Any]) -> None:
-        """Hook: keep a memory entry a proposal produced for group ``index``."""
+        size = self.param_groups[index].get("memory_size", 0)
+        if size:
+            self.memory[index].append(entry)
+            while len(self.memory[index]) > size:
+                self.memory[index].popleft()
 
-    def _memory_state(self) -> Any:
-        return None
+    def _memory_entry(self, params: list[ParameterNode[Any]], feedback: str, score: float | None = None) -> dict[str, Any]:
+        """The memory entry for the current values of ``params`` and the feedback they got."""
+        positions = {id(p): i for i, p in enumerate(self.parameters)}
+        return {
+            "variables": {str(positions[id(p)]): jsonable(p.data) for p in params},
+            "feedback": feedback,
+            "score": score,
+        }
 
-    def _check_memory(self, data: Any) -> Any:
-        """Validate saved memory and return it in loadable form (must not mutate anything)."""
-        return None
+    @staticmethod
+    def _score(params: list[ParameterNode[Any]]) -> float | None:
+        """Mean score of the distinct feedback items ``params`` received (None if none has one)."""
+        items: dict[int, Any] = {}
+        for p in params:
+            for item in p.feedback:
+                for one in item if isinstance(item, list) else [item]:
+                    items[id(one)] = one
+        scores = [s for s in (getattr(i, "score", None) for i in items.values()) if isinstance(s, (int, float))]
+        return sum(scores) / len(scores) if scores else None
 
-    def _load_memory(self, memory: Any) -> None:
-        """Install what ``_check_memory`` returned."""
+    def _check_memory(self, data: Any) -> list[deque[dict[str, Any]]]:
+        n = len(self.parameters)
+        if not isinstance(data, list) or len(data) != len(self.param_groups):
+            raise StateDictError("memory does not match the param groups", hint="the state is corrupt")
+        for group in data:
+            for entry in group if isinstance(group, list) else [None]:
+                ok = isinstance(entry, dict) and isinstance(entry.get("variables"), dict) and "feedback" in entry
+                if not ok or not all(str(k).isdigit() and int(k) < n for k in entry["variables"]):
+                    raise StateDictError(f"invalid memory entry {entry!r:.80}", hint="the state is corrupt")
+        return [deque(dict(e) for e in group) for group in data]
 
     # -- saving ---------------------------------------------------------------------------
 
@@ -256,7 +287,7 @@ class Optimizer:
             "step": self.step_count,
             "param_groups": groups,
             "state": {str(index[id(p)]): dict(s) for p, s in self.state.items()},
-            "memory": self._memory_state(),
+            "memory": [list(m) for m in self.memory],
             "log": [dict(r) for r in self.log],
         }
 
@@ -309,7 +340,7 @@ class Optimizer:
             self.state[p] = per_param.get(p, {"updates": 0, "rejections": 0})
         self.step_count = step
         self.log = [dict(r) for r in log_]
-        self._load_memory(memory)
+        self.memory = memory
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

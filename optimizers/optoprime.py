@@ -9,19 +9,16 @@ by ``render`` within ``max_prompt_tokens``, and optionally a memory of past
 
 from __future__ import annotations
 
-import json
-from collections import deque
 from typing import Any
 
 from trace_opt import subgraph
 from trace_opt.constraints import estimate_tokens
-from trace_opt.errors import StateDictError
 
 from . import templates
 from .base import Optimizer
 from .hyper import COMMON, Hyper, int_at_least, is_bool, optional_text
-from .proposal import Proposal, jsonable
-from .render import Sections, format_value, render_sections
+from .proposal import Proposal
+from .render import Sections, render_memory, render_sections
 from .suggest import ask_suggestion
 
 __all__ = ["OptoPrime"]
@@ -57,30 +54,14 @@ class OptoPrime(Optimizer):
         "use_schema": Hyper(True, is_bool, "decode replies under a JSON schema where the backend can: True or False"),
     }
 
-    def __init__(self, parameters: Any, llm: Any = None, **hyperparameters: Any) -> None:
-        self.memory: list[deque[dict[str, Any]]] = []
-        super().__init__(parameters, llm, **hyperparameters)
-
-    def _on_new_group(self) -> None:
-        self.memory.append(deque())
-
     # -- the prompt -------------------------------------------------------------------------
 
     def _memory_text(self, index: int, group: dict[str, Any], budget: int) -> str:
-        entries = list(self.memory[index])[-group["memory_size"] :] if group["memory_size"] else []
-        params = self.parameters
-        limit = group["max_value_chars"]
-        lines: list[str] = []
-        for entry in reversed(entries):  # newest first, so the budget keeps the most recent
-            variables = {params[int(i)].name: format_value(v, limit) for i, v in entry["variables"].items()}
-            line = json.dumps({"variables": variables, "feedback": format_value(entry["feedback"], limit)},
-                              ensure_ascii=False)  # fmt: skip
-            if sum(estimate_tokens(t) for t in lines) + estimate_tokens(line) > budget:
-                break
-            lines.append(line)
-        if not lines:
+        if not group["memory_size"]:
             return ""
-        return templates.render("optoprime_memory", entries="\n".join(reversed(lines)))
+        names = {str(i): p.name for i, p in enumerate(self.parameters)}
+        entries = render_memory(list(self.memory[index]), names, limit=group["max_value_chars"], budget_tokens=budget)
+        return templates.render("memory", entries=entries) if entries else ""
 
     def render_prompt(self, index: int = 0) -> tuple[list[dict[str, str]], Sections]:
         """The chat messages ``propose`` would send for group ``index``, and their sections."""
@@ -103,34 +84,6 @@ class OptoPrime(Optimizer):
         messages, sections = self.render_prompt(index)
         params = [p for p in group["params"] if p.feedback]
         proposal = ask_suggestion(self.llm, messages, params, group, use_schema=group["use_schema"])
-        positions = {id(p): i for i, p in enumerate(self.parameters)}
-        entry = {"variables": {str(positions[id(p)]): jsonable(p.data) for p in params}, "feedback": sections.feedback}
-        proposal.memory.append((index, entry))
+        proposal.memory.append((index, self._memory_entry(params, sections.feedback, self._score(params))))
         proposal.details["omitted_ops"] = sections.omitted_ops
         return proposal
-
-    # -- memory -----------------------------------------------------------------------------
-
-    def _remember(self, index: int, entry: dict[str, Any]) -> None:
-        size = self.param_groups[index]["memory_size"]
-        if size:
-            self.memory[index].append(entry)
-            while len(self.memory[index]) > size:
-                self.memory[index].popleft()
-
-    def _memory_state(self) -> Any:
-        return [list(m) for m in self.memory]
-
-    def _check_memory(self, data: Any) -> Any:
-        n = len(self.parameters)
-        if not isinstance(data, list) or len(data) != len(self.memory):
-            raise StateDictError("memory does not match the param groups", hint="the state is corrupt")
-        for group in data:
-            for entry in group if isinstance(group, list) else [None]:
-                ok = isinstance(entry, dict) and isinstance(entry.get("variables"), dict) and "feedback" in entry
-                if not ok or not all(str(k).isdigit() and int(k) < n for k in entry["variables"]):
-                    raise StateDictError(f"invalid memory entry {entry!r:.80}", hint="the state is corrupt")
-        return [deque(dict(e) for e in group) for group in data]
-
-    def _load_memory(self, memory: Any) -> None:
-        self.memory = memory

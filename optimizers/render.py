@@ -22,15 +22,25 @@ add_... = add(x=str_..., y=str_...)
 from __future__ import annotations
 
 import heapq
+import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from trace_opt import CodeParameter, ExceptionNode, MessageNode, Node, ParameterNode, Subgraph
 from trace_opt.constraints import estimate_tokens
 
-__all__ = ["Sections", "code_line", "constraint_line", "format_value", "render_sections", "type_label", "value_line"]
+__all__ = [
+    "Sections",
+    "code_line",
+    "constraint_line",
+    "format_value",
+    "render_memory",
+    "render_sections",
+    "type_label",
+    "value_line",
+]
 
 
 @dataclass
@@ -225,3 +235,39 @@ def render_sections(sg: Subgraph, *, budget_tokens: int = 6000, max_value_chars:
     s.inputs = "\n".join(shown_inputs)
     s.others = "\n".join(others)
     return s
+
+
+def render_memory(
+    entries: Sequence[Mapping[str, Any]],
+    names: Mapping[str, str],
+    *,
+    limit: int = 800,
+    budget_tokens: int = 2000,
+) -> str:
+    """Memory entries as one JSON line each, oldest first, keeping the newest that fit.
+
+    ``names`` maps the entries' parameter positions to the names shown now; positions
+    missing from ``names`` are left out (another group's or another parameter's values).
+
+    >>> print(render_memory([{"variables": {"0": 1}, "feedback": "too small", "score": 0.2}], {"0": "x_1"}))
+    {"variables": {"x_1": 1}, "feedback": "too small", "score": 0.2}
+    """
+    lines: list[str] = []
+    spent = 0
+    for entry in reversed(entries):
+        variables = {names[k]: _memory_value(v, limit) for k, v in entry["variables"].items() if k in names}
+        if not variables:
+            continue
+        item: dict[str, Any] = {"variables": variables, "feedback": format_value(entry["feedback"], limit)}
+        if entry.get("score") is not None:
+            item["score"] = entry["score"]
+        line = json.dumps(item, ensure_ascii=False)
+        spent += estimate_tokens(line) + 1
+        if spent > budget_tokens and lines:
+            break
+        lines.append(line)
+    return "\n".join(reversed(lines))
+
+
+def _memory_value(value: Any, limit: int) -> Any:
+    return value if isinstance(value, (int, float, bool)) or value is None else format_value(value, limit)

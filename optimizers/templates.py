@@ -24,6 +24,6 @@ def load(name: str) -> string.Template:
     return string.Template(text)
 
 
-def render(name: str, **fields: object) -> str:
-    """Fill template ``name``; trailing whitespace is trimmed so golden files stay stable."""
-    return load(name).substitute({k: str(v) for k, v in fields.items()}).strip() + "\n"
+def render(template: str, **fields: object) -> str:
+    """Fill ``template``; trailing whitespace is trimmed so golden files stay stable."""
+    return load(template).substitute({k: str(v) for k, v in fields.items()}).strip() + "\n"
