@@ -22,9 +22,9 @@ LAYERS: list[set[str]] = [
     {"errors"},
     {"context"},
     {"nodes"},
-    {"graph", "propagation", "constraints"},
+    {"graph", "propagation", "constraints", "sandbox"},
     {"bundle", "operators", "modules"},
-    {"llm", "cache", "store", "replay", "record", "execution", "sandbox", "faults", "functions", "session", "compose"},
+    {"llm", "cache", "store", "replay", "record", "execution", "faults", "functions", "session", "compose"},
     {"visualize", "report"},
     {"__init__", "cli", "__main__", "demo"},
 ]

@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TypeVar, overload
 from .context import CALL_HOOK, TRACING
 from .errors import BundleError, ExecutionError
 from .nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode, WithInfo, format_exception
+from .sandbox import get_sandbox
 
 __all__ = ["CodeParameter", "FunModule", "bundle"]
 
@@ -79,28 +80,50 @@ def _positional_names(fn: Callable[..., Any]) -> tuple[tuple[str, ...], str | No
     return names, varargs
 
 
-def compile_function(source: str, name: str, template: Callable[..., Any]) -> Callable[..., Any]:
-    """Compile ``source`` and return the function called ``name`` it defines, bound to the
-    module globals (and closure values) of ``template``.
-
-    Raises SyntaxError / NameError-like errors as they are: the caller turns them into
-    feedback.
-    """
+def check_source(source: str, name: str) -> ast.Module:
+    """Parse and byte-compile ``source`` without running any of it, and check that it
+    defines a function called ``name``. Safe on untrusted text."""
     tree = ast.parse(source)
     defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not any(d.name == name for d in defs):
         found = ", ".join(d.name for d in defs) or "no function"
         raise SyntaxError(f"the new code must define a function named {name!r}; it defines {found}")
+    compile(tree, f"<trainable {name}>", "exec")
+    return tree
+
+
+def compile_function(source: str, name: str, template: Callable[..., Any]) -> Callable[..., Any]:
+    """Compile and *run* ``source`` in this process, returning its function ``name`` bound to
+    the module globals (and closure values) of ``template``. Only for trusted code: code an
+    optimizer wrote goes through the sandbox instead.
+    """
+    tree = check_source(source, name)
     env = dict(getattr(template, "__globals__", {}))
     closure = getattr(template, "__closure__", None)
     if closure:
         env.update(zip(template.__code__.co_freevars, (c.cell_contents for c in closure)))
     local: dict[str, Any] = {}
-    exec(compile(tree, f"<trainable {name}>", "exec"), env, local)  # noqa: S102 - see module doc
+    exec(compile(tree, f"<trainable {name}>", "exec"), env, local)  # noqa: S102 - trusted code only
     fn = local[name]
     if not callable(fn):
         raise TypeError(f"{name} in the new code is not a function")
     return fn  # type: ignore[no-any-return]
+
+
+class _SandboxedFunction:
+    """Runs a code parameter's current source in the sandbox (see trace_opt.sandbox)."""
+
+    __slots__ = ("source", "name", "template", "method")
+
+    def __init__(self, source: str, name: str, template: Callable[..., Any], method: bool) -> None:
+        self.source, self.name, self.template, self.method = source, name, template, method
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.method and args:  # the instance stays here; the code gets a stand-in
+            args = args[1:]
+        return get_sandbox().call(
+            self.source, self.name, args, kwargs, template=self.template, self_placeholder=self.method
+        )
 
 
 class CodeParameter(ParameterNode[str]):
@@ -115,9 +138,11 @@ class CodeParameter(ParameterNode[str]):
         self.fun = fun
 
     def validate(self, source: Any) -> None:
+        """Raise SyntaxError/TypeError unless ``source`` compiles into the right function.
+        Runs none of the code."""
         if not isinstance(source, str):
             raise TypeError(f"code must be source text, got {type(source).__name__}")
-        compile_function(source, self.fun.info.name, self.fun._fn)
+        check_source(source, self.fun.info.name)
 
 
 class FunModule:
@@ -171,7 +196,10 @@ class FunModule:
                 self.info.source = source
             self.parameter = CodeParameter(source, self)
         self._compiled_src: Any = source
-        self._current = fn
+        self._original_src = source
+        self._current: Callable[..., Any] = fn
+        if sandbox is True and self.parameter is not None:
+            self._compiled_src = None  # force the first call through _resolve, into the sandbox
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     # -- code parameter ---------------------------------------------------------------------
@@ -194,7 +222,14 @@ class FunModule:
         if not isinstance(src, str):
             raise TypeError(f"the code parameter of {self.info.name} must hold source text, got {type(src).__name__}")
         if src != self._compiled_src:
-            self._current = compile_function(src, self.info.name, self._fn)
+            if src == self._original_src and self.sandbox is not True:
+                self._current = self._fn
+            elif self.sandbox is False:
+                self._current = compile_function(src, self.info.name, self._fn)
+            else:
+                check_source(src, self.info.name)
+                method = self.info.argnames[:1] == ("self",)
+                self._current = _SandboxedFunction(src, self.info.name, self._fn, method)
             self.info.source = src
         self._compiled_src = src
         return self._current
@@ -365,7 +400,9 @@ def bundle(
     - ``trainable``: the function's source becomes a code parameter optimizers can rewrite.
     - ``catch_execution_error``: wrap exceptions into ``ExecutionError`` with a graph node.
     - ``traceable_code``: pass nodes (not plain values) into the function.
-    - ``sandbox``: run code an optimizer wrote in a sandbox (default: yes, once it changed).
+    - ``sandbox``: where a trainable function's code runs. ``None`` (default): the user's
+      own source in process, any other source (an optimizer's rewrite, a loaded state) in
+      the sandbox; ``False``: always in process (trusted code); ``True``: always sandboxed.
 
     ``allow_external_dependencies`` and ``overwrite_python_recursion`` are accepted for code
     ported from Trace and have no effect.
