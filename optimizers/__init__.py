@@ -20,5 +20,17 @@ from .opro import OPRO
 from .optoprime import OptoPrime
 from .proposal import Proposal
 from .textgrad import TextGrad, TextualGradients
+from .train import evaluate, train
+from .trainlog import TrainLog
 
-__all__ = ["OPRO", "Optimizer", "OptoPrime", "Proposal", "TextGrad", "TextualGradients"]
+__all__ = [
+    "OPRO",
+    "Optimizer",
+    "OptoPrime",
+    "Proposal",
+    "TextGrad",
+    "TextualGradients",
+    "TrainLog",
+    "evaluate",
+    "train",
+]

@@ -1,0 +1,265 @@
+"""The training loop: minibatches, feedback, steps, validation, best-so-far and early stopping.
+
+Each minibatch runs its forwards concurrently (``trace_opt.execution.map``, contexts copied so
+the active LLM and usage trackers follow). A forward that raises inside a traced call gives
+its ``ExceptionNode`` as the output and the error as feedback, so broken code gets repaired.
+The feedback of every example is sent back before one ``optimizer.step()`` -- the
+optimizer sees the whole batch. The validation score (higher is better) picks the
+parameters to keep: the best are restored at the end and checkpointed when they improve.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import random
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from trace_opt import ExecutionError, Module, Node, execution, stop_tracing
+from trace_opt.errors import BudgetExceeded, ReplyParseError
+from trace_opt.llm import track_usage
+
+from .base import Optimizer
+from .trainlog import TrainLog
+
+__all__ = ["evaluate", "train"]
+
+log = logging.getLogger("optimizers.train")
+
+Example = tuple[Any, Any]
+Judge = Callable[[Any, Any, Any], Any]
+
+
+def _examples(data: Any, name: str) -> list[Example]:
+    if isinstance(data, Mapping) and "inputs" in data:  # Trace's {"inputs": [...], "infos": [...]}
+        inputs, infos = list(data["inputs"]), list(data.get("infos") or [None] * len(data["inputs"]))
+        if len(inputs) != len(infos):
+            raise ValueError(f"Invalid {name}: {len(inputs)} inputs but {len(infos)} infos\nhelp: give one info per input")
+        items: list[Any] = list(zip(inputs, infos))
+    elif isinstance(data, Sequence) and not isinstance(data, str):
+        items = list(data)
+    else:
+        raise TypeError(f"Invalid {name}: {type(data).__name__}\nhelp: pass a list of (input, info) pairs")
+    if not items:
+        raise ValueError(f"Invalid {name}: an empty dataset\nhelp: pass at least one (input, info) pair")
+    return [tuple(x) if isinstance(x, (tuple, list)) and len(x) == 2 else (x, None) for x in items]  # type: ignore[misc]
+
+
+def judge(result: Any) -> tuple[float | None, str]:
+    """``(score, feedback text)`` from what a feedback or eval function returned: a text, a
+    number, a bool, a ``(score, text)`` pair or a ``{"score", "feedback"}`` dict."""
+    if isinstance(result, str):
+        return None, result
+    if isinstance(result, bool):
+        return float(result), "correct" if result else "incorrect"
+    if isinstance(result, (int, float)):
+        return float(result), f"score: {result:g}"
+    if isinstance(result, Mapping) and ("score" in result or "feedback" in result):
+        score = result.get("score")
+        return (None if score is None else float(score)), str(result.get("feedback", ""))
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        a, b = result
+        if isinstance(b, (int, float)) and not isinstance(a, (int, float)):
+            a, b = b, a
+        if isinstance(a, (int, float)):
+            return float(a), str(b)
+    raise TypeError(
+        f"Invalid feedback: {result!r:.80}\nhelp: return a text, a score, or a (score, text) pair from feedback_fn"
+    )
+
+
+def _run(agent: Callable[[Any], Any], fn: Judge, example: Example, failure_score: float) -> tuple[Any, float | None, str]:
+    x, info = example
+    try:
+        out = agent(x)
+    except ExecutionError as e:
+        return e.exception_node, failure_score, f"The program raised an exception:\n{e.exception_node.data}"
+    score, text = judge(fn(x, out.data if isinstance(out, Node) else out, info))
+    return out, score, text
+
+
+def evaluate(
+    agent: Callable[[Any], Any], dataset: Any, eval_fn: Judge, *, concurrency: int = 4, failure_score: float = 0.0
+) -> float:
+    """Mean score of ``eval_fn(input, output, info)`` over ``dataset``, without tracing.
+
+    A forward that raises scores ``failure_score``.
+
+    >>> evaluate(lambda x: x * 2, [(1, 2), (2, 5)], lambda x, y, want: float(y == want))
+    0.5
+    """
+    examples = _examples(dataset, "dataset")
+    with stop_tracing():
+        results = execution.map(lambda ex: _run(agent, eval_fn, ex, failure_score)[1], examples, concurrency=concurrency)
+    scores = [0.0 if s is None else s for s in results]
+    return sum(scores) / len(scores)
+
+
+def _check(name: str, value: Any, low: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
+
+
+def _bar(done: int, total: int, record: dict[str, Any]) -> None:
+    filled = int(20 * done / max(total, 1))
+    score = record.get("score")
+    text = f"\rtrain [{'#' * filled}{'.' * (20 - filled)}] {done}/{total}"
+    text += f" score {score:.3f}" if isinstance(score, float) else ""
+    text += f" best {record['best']:.3f}" if isinstance(record.get("best"), float) else ""
+    sys.stderr.write(text + f" tokens {record.get('tokens', 0)}  ")
+    sys.stderr.flush()
+
+
+def train(
+    agent: Callable[[Any], Any],
+    dataset: Any,
+    feedback_fn: Judge,
+    optimizer: Optimizer,
+    *,
+    epochs: int = 1,
+    batch_size: int = 4,
+    valset: Any = None,
+    eval_fn: Judge | None = None,
+    concurrency: int = 4,
+    patience: int | None = None,
+    target_score: float | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    restore_best: bool = True,
+    shuffle: bool = True,
+    seed: int | None = 0,
+    failure_score: float = 0.0,
+    callback: Callable[[dict[str, Any]], Any] | None = None,
+    verbose: bool = False,
+) -> TrainLog:
+    """Train ``optimizer``'s parameters of ``agent`` on ``dataset``; returns the per-step log.
+
+    ``dataset`` holds ``(input, info)`` pairs (or Trace's ``{"inputs", "infos"}``).
+    ``feedback_fn(input, output, info)`` returns feedback text, a score or a ``(score, text)``
+    pair; ``eval_fn`` (default: ``feedback_fn``'s score) scores ``valset``. Without a
+    ``valset`` each batch's mean score credits the parameters that produced it. The
+    parameters with the best score are restored at the end (``restore_best``) and saved to
+    ``checkpoint`` (``Module.save``) whenever they improve. Training stops early after
+    ``patience`` evaluations without improvement, on reaching ``target_score``, when
+    ``callback(record)`` returns ``False``, or when an LLM budget is exhausted. A step whose
+    reply cannot be read is logged as skipped. ``verbose`` draws a progress bar on stderr.
+
+    >>> import trace_opt as trace
+    >>> from trace_opt.llm import FunctionLLM
+    >>> from optimizers import OptoPrime
+    >>> k = trace.node(1, trainable=True, name="k")
+    >>> llm = FunctionLLM(lambda m, **kw: '{"reasoning": "", "suggestion": {"k": 3}}')
+    >>> history = train(lambda x: x * k, [(1, 3), (2, 6)], lambda x, y, want: float(y == want),
+    ...                 OptoPrime([k], llm=llm), batch_size=2)
+    >>> k.data, history.best_score
+    (3, 1.0)
+    """
+    examples = _examples(dataset, "dataset")
+    val = _examples(valset, "valset") if valset is not None else None
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
+    if not callable(feedback_fn):
+        raise TypeError(f"Invalid feedback_fn: {feedback_fn!r:.80}\nhelp: pass fn(input, output, info) -> feedback")
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("concurrency", concurrency, 1)):
+        _check(name, value, low)
+    _check("patience", patience, 1, optional=True)
+    if checkpoint is not None and not isinstance(agent, Module):
+        raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")
+    scorer = eval_fn or feedback_fn
+    params = optimizer.parameters
+    rng = random.Random(seed)
+    total = epochs * math.ceil(len(examples) / batch_size)
+    history = TrainLog()
+    best: dict[str, Any] = {"score": -math.inf, "values": [copy.deepcopy(p.data) for p in params]}
+
+    def consider(score: float | None, values: list[Any]) -> bool:
+        if score is None or score <= best["score"]:
+            return False
+        best.update(score=score, values=values)
+        if checkpoint is not None:
+            agent.save(checkpoint)  # type: ignore[attr-defined]
+        return True
+
+    def snapshot() -> list[Any]:
+        return [copy.deepcopy(p.data) for p in params]
+
+    if val is not None:
+        with track_usage() as usage:
+            score = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)
+        consider(score, snapshot())
+        history.append({"step": 0, "epoch": 0, "score": score, "best": score, "tokens": usage.total_tokens,
+                        "cost": usage.cost, "changed": [], "note": "initial"})  # fmt: skip
+    stale, step, stop = 0, 0, ""
+    batch: list[Example] = []
+    for epoch in range(1, epochs + 1):
+        order = list(range(len(examples)))
+        if shuffle:
+            rng.shuffle(order)
+        for start in range(0, len(order), batch_size):
+            batch = [examples[i] for i in order[start : start + batch_size]]
+            step += 1
+            record: dict[str, Any] = {"step": step, "epoch": epoch, "changed": [], "note": ""}
+            before = snapshot()
+            with track_usage() as usage:
+                try:
+                    results = execution.map(lambda ex: _run(agent, feedback_fn, ex, failure_score), batch,
+                                            concurrency=concurrency)  # fmt: skip
+                    scores = [s for _, s, _ in results if s is not None]
+                    record["batch_score"] = sum(scores) / len(scores) if scores else None
+                    optimizer.zero_feedback()
+                    for out, score, text in results:
+                        if not isinstance(out, Node):
+                            raise TypeError(f"the agent returned {type(out).__name__}, not a node\n"
+                                            "help: return the output of a traced call (a bundled function or operator)")  # fmt: skip
+                        optimizer.backward(out, text, score=score)
+                    del results
+                    try:
+                        stepped = optimizer.step()
+                        record["changed"], record["rejected"] = stepped["changed"], stepped["rejected"]
+                    except ReplyParseError as e:
+                        record["note"] = f"skipped: {str(e).splitlines()[0]}"
+                        log.warning("step %d skipped: %s", step, e)
+                    if val is not None:
+                        record["score"] = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)
+                        improved = consider(record["score"], snapshot())
+                    else:
+                        record["score"] = record["batch_score"]
+                        improved = consider(record["batch_score"], before)
+                except BudgetExceeded as e:
+                    stop = record["note"] = f"budget exhausted: {str(e).splitlines()[0]}"
+                    improved = False
+            record.update(tokens=usage.total_tokens, cost=usage.cost, best=None if best["score"] == -math.inf else best["score"])
+            stale = 0 if improved else stale + 1
+            if not stop and target_score is not None and best["score"] >= target_score:
+                stop = record["note"] = "target score reached"
+            elif not stop and patience is not None and stale >= patience:
+                stop = record["note"] = f"early stop: no improvement in {patience} evaluations"
+            history.append(record)
+            log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
+                     record["best"], record["tokens"], record["note"])  # fmt: skip
+            if verbose:
+                _bar(step, total, record)
+            if callback is not None and callback(record) is False:
+                stop = stop or "stopped by callback"
+            if stop:
+                break
+        if stop:
+            break
+    if val is None and not stop and batch:  # the last update has not been scored yet
+        with track_usage() as usage:
+            final = evaluate(agent, batch, scorer, concurrency=concurrency, failure_score=failure_score)
+        consider(final, snapshot())
+        history.append({"step": step, "epoch": epochs, "score": final, "best": best["score"], "tokens": usage.total_tokens,
+                        "cost": usage.cost, "changed": [], "note": "final parameters on the last batch"})  # fmt: skip
+    if restore_best and best["score"] != -math.inf:
+        for p, value in zip(params, best["values"]):
+            if not (type(value) is type(p.data) and value == p.data):
+                p._set(value)
+    if verbose:
+        sys.stderr.write("\n")
+    return history
