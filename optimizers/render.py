@@ -194,15 +194,21 @@ def _gap_line(ops: Iterable[MessageNode[Any]]) -> str:
 def render_sections(sg: Subgraph, *, budget_tokens: int = 6000, max_value_chars: int = 800) -> Sections:
     """The prompt sections for ``sg``, its operations trimmed to fit ``budget_tokens``.
 
-    Variables, constraints, outputs and feedback are always shown (values cut to
-    ``max_value_chars``); #Code, #Inputs and #Others get what is left of the budget.
+    Variables, constraints, outputs and feedback are always shown, their values cut to
+    ``max_value_chars`` (or shorter, down to 40, if they would not fit otherwise); #Code,
+    #Inputs and #Others get what is left of the budget. Only variables longer than the
+    whole budget can push the prompt over it.
     """
     limit = max_value_chars
     s = Sections()
     s.variables = "\n".join(value_line(p, None) for p in sg.parameters)
     s.constraints = "\n".join(line for p in sg.parameters if (line := constraint_line(p)))
-    s.outputs = "\n".join(value_line(o, limit) for o in sg.outputs)
-    s.feedback = _feedback_lines(sg, 2 * limit)
+    while True:  # outputs and feedback must fit: cut their values harder if they do not
+        s.outputs = "\n".join(value_line(o, limit) for o in sg.outputs)
+        s.feedback = _feedback_lines(sg, 2 * limit)
+        if s.tokens() <= budget_tokens or limit <= 40:
+            break
+        limit = max(40, limit // 2)
     left = budget_tokens - s.tokens()
     kept, input_lines = _select(sg, left, limit) if sg.ops else (set(), {})
     outputs = {id(o) for o in sg.outputs}

@@ -24,6 +24,8 @@ def load(name: str) -> string.Template:
     return string.Template(text)
 
 
-def render(template: str, **fields: object) -> str:
-    """Fill ``template``; trailing whitespace is trimmed so golden files stay stable."""
-    return load(template).substitute({k: str(v) for k, v in fields.items()}).strip() + "\n"
+def render(template: str, *, fragment: bool = False, **fields: object) -> str:
+    """Fill ``template``. A whole prompt is trimmed to end in one newline; a ``fragment``
+    (a part inserted into another template) keeps its blank lines exactly."""
+    text = load(template).substitute({k: str(v) for k, v in fields.items()})
+    return text if fragment else text.strip() + "\n"
