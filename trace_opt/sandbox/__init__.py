@@ -22,6 +22,7 @@ with native code; they stop the accidents and the obvious abuses an optimizer pr
 from __future__ import annotations
 
 import ast
+import atexit
 import builtins
 import logging
 import os
@@ -230,6 +231,12 @@ class Sandbox:
             error = RuntimeError(f"{kind}: {text}")
         raise error
 
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Stop every worker."""
         while True:
@@ -256,6 +263,7 @@ def get_sandbox() -> Sandbox:
     with _default_lock:
         if _default is None:
             _default = Sandbox()
+            atexit.register(_default.close)  # workers must not outlive the interpreter
         return _default
 
 
