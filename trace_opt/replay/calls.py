@@ -181,7 +181,7 @@ def _display(store: Store, key: str | None) -> Any:
 
 
 def _short(value: Any, limit: int = _LIMIT) -> str:
-    text = f"<{value.type}>" if isinstance(value, Opaque) else repr(value)
+    text = f"<{value.type.rpartition(':')[2].rpartition('.')[2]}>" if isinstance(value, Opaque) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -157,13 +157,19 @@ class Recorder:
     # -- begin: decide between running and replaying ----------------------------------------
     def _begin(self, fm: FunModule, values: list[Any], kvalues: dict[str, Any]) -> tuple[_Slot, Any]:
         method = bool(values) and fm.info.argnames[:1] == ("self",)
-        slot, replayed = self._start(fm.info.name, values, kvalues, METHOD if method else 0)
+        # Trainable code is part of what a call depends on: new code never reuses old outputs.
+        code = fm.parameter._data if fm.parameter is not None else None
+        slot, replayed = self._start(fm.info.name, values, kvalues, METHOD if method else 0, code)
         if slot.parent is None:
             self.tops.append((fm, values, kvalues))
         return slot, replayed
 
-    def _start(self, name: str, values: list[Any], kvalues: dict[str, Any], flags: int) -> tuple[_Slot, Any]:
-        data, _ = _encode({"args": values, "kwargs": kvalues}, lenient=True)
+    def _start(self, name: str, values: list[Any], kvalues: dict[str, Any], flags: int,
+               code: str | None = None) -> tuple[_Slot, Any]:  # fmt: skip
+        inputs: dict[str, Any] = {"args": values, "kwargs": kvalues}
+        if code is not None:
+            inputs["code"] = code
+        data, _ = _encode(inputs, lenient=True)
         frame = _FRAME.get()
         with self._lock:
             index = self._next
