@@ -15,19 +15,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from trace_opt import Feedback, Module, Node, ParameterNode, Propagator
-from trace_opt.errors import ConstraintViolation, StateDictError
+from trace_opt.errors import ConstraintViolation
 from trace_opt.llm import LLM, get_llm, resolve, track_usage
 
-from .hyper import Hyper, check_hyperparameters, validate
+from .hyper import Hyper, check_hyperparameters
+from . import state
 from .proposal import Proposal, check_value, jsonable
 
 __all__ = ["Optimizer"]
 
 log = logging.getLogger("optimizers")
-
-_FORMAT = "optimizers.state"
-_VERSION = 1
-
 
 def _describe(value: Any) -> str:
     text = repr(value)
@@ -260,87 +257,15 @@ class Optimizer:
         scores = [s for s in (getattr(i, "score", None) for i in items.values()) if isinstance(s, (int, float))]
         return sum(scores) / len(scores) if scores else None
 
-    def _check_memory(self, data: Any) -> list[deque[dict[str, Any]]]:
-        n = len(self.parameters)
-        if not isinstance(data, list) or len(data) != len(self.param_groups):
-            raise StateDictError("memory does not match the param groups", hint="the state is corrupt")
-        for group in data:
-            for entry in group if isinstance(group, list) else [None]:
-                ok = isinstance(entry, dict) and isinstance(entry.get("variables"), dict) and "feedback" in entry
-                if not ok or not all(str(k).isdigit() and int(k) < n for k in entry["variables"]):
-                    raise StateDictError(f"invalid memory entry {entry!r:.80}", hint="the state is corrupt")
-        return [deque(dict(e) for e in group) for group in data]
-
     # -- saving ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the parameter values, as JSON-ready data keyed by parameter order."""
-        index = {id(p): i for i, p in enumerate(self.parameters)}
-        groups = [
-            {"params": [index[id(p)] for p in g["params"]], **{k: jsonable(v) for k, v in g.items() if k != "params"}}
-            for g in self.param_groups
-        ]
-        return {
-            "format": _FORMAT,
-            "version": _VERSION,
-            "optimizer": type(self).__name__,
-            "step": self.step_count,
-            "param_groups": groups,
-            "state": {str(index[id(p)]): dict(s) for p, s in self.state.items()},
-            "memory": [list(m) for m in self.memory],
-            "log": [dict(r) for r in self.log],
-        }
+        return state.to_state(self)
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
         """Restore ``state_dict()`` output; everything is checked before anything changes."""
-        bad = StateDictError
-        if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
-            raise bad("not an optimizer state dict", hint="pass what Optimizer.state_dict() returned")
-        if state.get("version") != _VERSION:
-            raise bad(f"state version {state.get('version')!r}, expected {_VERSION}", hint="save it again with this version")
-        if state.get("optimizer") != type(self).__name__:
-            raise bad(f"state of a {state.get('optimizer')}, loading into a {type(self).__name__}",
-                      hint="load it into the same kind of optimizer")  # fmt: skip
-        step = state.get("step")
-        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise bad(f"invalid step count {step!r}", hint="the state is corrupt")
-        groups = state.get("param_groups")
-        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
-            raise bad(f"the state has {len(groups) if isinstance(groups, list) else groups!r} param groups, "
-                      f"this optimizer {len(self.param_groups)}", hint="build the optimizer with the same groups")  # fmt: skip
-        new_groups = []
-        for i, (saved, current) in enumerate(zip(groups, self.param_groups)):
-            if not isinstance(saved, Mapping) or len(saved.get("params", ())) != len(current["params"]):
-                raise bad(f"param group {i} has a different number of parameters", hint="same model, same order")
-            hyper = {}
-            for k, v in saved.items():
-                if k == "params":
-                    continue
-                if k not in self.hyperparameters:
-                    raise bad(f"unknown hyperparameter {k!r} in group {i}", hint="the state is from another version")
-                try:
-                    hyper[k] = validate(k, v, self.hyperparameters[k])
-                except ValueError as e:
-                    raise bad(str(e).splitlines()[0], hint="the state is corrupt") from None
-            new_groups.append(hyper)
-        params = self.parameters
-        per_param: dict[ParameterNode[Any], dict[str, Any]] = {}
-        for key, value in (state.get("state") or {}).items():
-            if not str(key).isdigit() or int(key) >= len(params) or not isinstance(value, Mapping):
-                raise bad(f"invalid state entry {key!r}", hint="the state is corrupt")
-            per_param[params[int(key)]] = dict(value)
-        log_ = state.get("log", [])
-        if not isinstance(log_, list) or not all(isinstance(r, Mapping) for r in log_):
-            raise bad("the log must be a list of records", hint="the state is corrupt")
-        memory = self._check_memory(state.get("memory"))
-        # everything checked: now mutate
-        for current, hyper in zip(self.param_groups, new_groups):
-            current.update(hyper)
-        for p in params:
-            self.state[p] = per_param.get(p, {"updates": 0, "rejections": 0})
-        self.step_count = step
-        self.log = [dict(r) for r in log_]
-        self.memory = memory
+        state.load_state(self, saved)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
