@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"nodes"},
     {"graph", "propagation", "constraints", "sandbox"},
     {"bundle", "operators", "modules"},
-    {"llm", "cache", "store", "replay", "record", "execution", "faults", "functions", "session", "compose"},
+    {"llm", "cache", "store", "replay", "record", "execution", "compose", "faults", "functions", "session"},
     {"visualize", "report"},
     {"__init__", "cli", "__main__", "demo"},
 ]

@@ -27,7 +27,8 @@ from .bundle import CodeParameter, FunModule, bundle
 from .constraints import Choice, Grammar, JSONSchema, MaxTokens, Prefix, Regex, Stop
 from .context import is_tracing, stop_tracing, tracing
 from .errors import ExecutionError, TraceOptError
-from .execution import map, parallel, run
+from .compose import Composition, Generate, Template, gen, run, template
+from .execution import map, parallel
 from .graph import Subgraph, subgraph, to_networkx, topological_order
 from .modules import Module, model
 from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node
@@ -39,10 +40,12 @@ __version__ = "0.1.0"
 __all__ = [
     "Choice",
     "CodeParameter",
+    "Composition",
     "ExceptionNode",
     "ExecutionError",
     "Feedback",
     "FunModule",
+    "Generate",
     "Grammar",
     "GraphPropagator",
     "JSONSchema",
@@ -56,9 +59,11 @@ __all__ = [
     "Regex",
     "Stop",
     "Subgraph",
+    "Template",
     "TraceOptError",
     "WithInfo",
     "bundle",
+    "gen",
     "is_tracing",
     "map",
     "model",
@@ -69,6 +74,7 @@ __all__ = [
     "run",
     "stop_tracing",
     "subgraph",
+    "template",
     "to_networkx",
     "topological_order",
     "tracing",
