@@ -66,7 +66,7 @@ def render(
         import graphviz
     except ImportError:  # pragma: no cover - depends on the environment
         raise BackendUnavailable(
-            "drawing needs the graphviz package", hint="pip install 'trace-opt-lib[viz]' (and apt-get install graphviz)"
+            "drawing needs the graphviz package", hint="pip install graphviz (and apt-get install graphviz for the dot binary)"
         ) from None
     order = topological_order(output)
     dropped = max(0, len(order) - max_nodes)
