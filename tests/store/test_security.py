@@ -14,7 +14,7 @@ import pytest
 
 from trace_opt.errors import StoreError
 from trace_opt.replay import Run
-from trace_opt.replay.recorder import rebuild_error
+from trace_opt.replay.failures import rebuild_error
 from trace_opt.store import Store, digest
 
 

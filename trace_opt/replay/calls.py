@@ -89,7 +89,7 @@ class Call:
     @property
     def info(self) -> dict[str, Any]:
         """Metadata returned with the value (for LLM calls: model, usage, cost...)."""
-        return {} if self.row.info is None else load_lenient(self.store, self.row.info)  # type: ignore[no-any-return]
+        return {} if self.row.info is None else load_lenient(self.store, self.row.info)
 
     @property
     def duration(self) -> float:
@@ -157,18 +157,18 @@ def load_lenient(store: Store, key: str) -> Any:
         return store.get(key)
     except StoreError:
         tree = json.loads(store.raw(key))
-        return _lenient(tree)
+        return lenient_tree(tree)
 
 
-def _lenient(tree: Any) -> Any:
+def lenient_tree(tree: Any) -> Any:
     try:
         return from_tree(tree)
     except StoreError:
         pass
     if isinstance(tree, list):
-        return [_lenient(x) for x in tree]
+        return [lenient_tree(x) for x in tree]
     if isinstance(tree, dict) and not any(k.startswith("$") for k in tree):
-        return {k: _lenient(v) for k, v in tree.items()}
+        return {k: lenient_tree(v) for k, v in tree.items()}
     if isinstance(tree, dict) and len(tree) == 1:
         body = next(iter(tree.values()))
         if isinstance(body, list) and body and isinstance(body[0], str):

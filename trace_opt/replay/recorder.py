@@ -1,5 +1,8 @@
 """The call hook behind ``record`` and ``replay``: it sees every bundled call (and LLM call).
 
+A pause (``request_input``) or a divergence leaves the program as ``plan.Escape``, which
+bundled calls do not turn into feedback; the run boundary raises the error it carries.
+
 Recording: each call gets the next index when it starts and is written to the store the
 moment it returns or raises. Replaying (a *plan*): a call whose whole subtree lies before the
 replay point, and holds no override, returns its recorded output without running -- no LLM
@@ -7,64 +10,35 @@ call, no side effect -- and its recorded subtree is copied into the new run; eve
 runs and is recorded afresh. Before the point the program must make the same calls (name and
 canonical inputs); strict mode raises ``ReplayDivergence`` when it does not, lenient mode logs
 it and runs everything from there live.
-
-Why ``_Escape`` is a BaseException: ``@bundle`` turns any ``Exception`` raised inside a call
-into an ``ExecutionError`` -- feedback an optimizer may catch and train on. A paused run or a
-divergence is not feedback, so it travels as a BaseException (like ``asyncio.CancelledError``)
-through every bundled call and user ``except Exception`` to the ``record``/``replay``
-boundary, which raises the real ``InputRequested`` / ``ReplayDivergence``.
 """
 
 from __future__ import annotations
 
-import builtins
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import errors as _errors
-from ..errors import ExecutionError, InputRequested, ReplayDivergence, SerializationError, StoreError, TraceOptError
-from ..nodes import WithInfo, format_exception
-from ..store.canonical import digest, dumps, from_tree, to_tree
+from ..errors import InputRequested, ReplayDivergence, SerializationError, StoreError
+from ..nodes import WithInfo
+from ..store.canonical import digest, dumps
 from ..store.runs import CallRow, add_call, copy_calls
-from ..store.wrappers import resolve_type, type_name
-from .calls import METHOD, OPAQUE, OVERRIDDEN, PAUSED, REPLAYED, REQUEST, Call
-from .calls import _lenient, call_text, load_lenient
+from ..store.wrappers import type_name
+from .calls import METHOD, OPAQUE, OVERRIDDEN, PAUSED, REPLAYED, REQUEST, Call, call_text, lenient_tree, load_lenient
+from .failures import error_record, rebuild_error
+from .plan import Escape, Plan
 
 if TYPE_CHECKING:
     from ..bundle import FunModule
     from .run import Run
 
-__all__ = ["Plan", "Recorder"]
+__all__ = ["Recorder"]
 
 log = logging.getLogger(__name__)
-
-
-class _Escape(BaseException):
-    """Carries a TraceOptError from inside bundled calls to the run boundary (see module doc)."""
-
-    def __init__(self, error: TraceOptError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-@dataclass
-class Plan:
-    """What a replay reuses: the recorded calls, the replay point and the overrides."""
-
-    source_id: str
-    source: dict[int, CallRow]
-    point: int
-    overrides: dict[int, Any] = field(default_factory=dict)
-    strict: bool = False
-    types: tuple[type, ...] = ()
-    answer_index: int | None = None  # resume: the request_input call that gets the answer
-    answered: bool = False
 
 
 @dataclass
@@ -150,7 +124,7 @@ class Recorder:
         slot, replayed = self._start("request_input", [prompt], {}, REQUEST)
         if replayed is not None:
             return replayed()
-        pause = _Escape(InputRequested(prompt, self.run.id))
+        pause = Escape(InputRequested(prompt, self.run.id))
         self._end(slot, None, pause)
         raise pause
 
@@ -199,10 +173,10 @@ class Recorder:
         plan = self.plan
         assert plan is not None  # only called while replaying
         was = Call(row, self.store).headline()
-        now = call_text(slot.name, _lenient(json.loads(slot.data)), slot.flags)
+        now = call_text(slot.name, lenient_tree(json.loads(slot.data)), slot.flags)
         message = f"call {slot.index} differs from the recorded run: it was {was}, now {now}"
         if plan.strict or force:
-            raise _Escape(ReplayDivergence(
+            raise Escape(ReplayDivergence(
                 message,
                 hint="the program or its inputs changed since recording; replay with strict=False to run "
                 "everything from the first difference afresh",
@@ -224,7 +198,7 @@ class Recorder:
                 info = load_lenient(self.store, row.info) if row.info is not None else None
                 result = WithInfo(value, {**info, "replayed": True}) if isinstance(info, dict) else value
         except StoreError as exc:
-            raise _Escape(exc) from None
+            raise Escape(exc) from None
         with self._lock:
             self._next = row.end + 1
         self._persist_copy(plan.source_id, row)
@@ -266,7 +240,7 @@ class Recorder:
                 info = digest(idata)
                 blobs.append((info, idata))
         else:
-            inner = exc.error if isinstance(exc, _Escape) else exc
+            inner = exc.error if isinstance(exc, Escape) else exc
             if isinstance(inner, InputRequested):
                 flags |= PAUSED
             error = error_record(inner)
@@ -278,7 +252,7 @@ class Recorder:
         try:
             add_call(self.store, self.run.id, row, blobs)
         except StoreError as err:
-            raise _Escape(err) from None
+            raise Escape(err) from None
         self.run._rows.append(row)
         return result
 
@@ -288,7 +262,7 @@ class Recorder:
         try:
             copy_calls(self.store, source_id, self.run.id, row.index, row.end, REPLAYED)
         except StoreError as err:
-            raise _Escape(err) from None
+            raise Escape(err) from None
         for i in range(row.index, row.end + 1):
             r = plan.source.get(i)
             if r is not None:
@@ -313,42 +287,3 @@ class Recorder:
 
 def _fields(r: CallRow, flags: int) -> tuple[Any, ...]:
     return (r.index, r.parent, r.end, r.name, r.inputs, r.output, r.error, r.info, r.started, r.duration, flags)
-
-
-def innermost(exc: BaseException) -> BaseException:
-    """The original exception inside (nested) ExecutionErrors of bundled calls."""
-    while isinstance(exc, ExecutionError):
-        exc = exc.exception
-    return exc
-
-
-def error_record(exc: BaseException) -> dict[str, Any]:
-    """What is stored for a call that raised: type, message, constructor args (if storable), text."""
-    exc = innermost(exc)
-    try:
-        args = to_tree(exc.args)
-    except SerializationError:
-        args = None
-    return {"type": type_name(type(exc)), "message": str(exc)[:2000], "args": args, "text": format_exception(exc)}
-
-
-def rebuild_error(record: dict[str, Any]) -> BaseException | None:
-    """The recorded exception, rebuilt if its class is a builtin one, one of trace_opt.errors or
-    registered (``register_type``); None when it cannot be (the call then runs again)."""
-    name, args = record.get("type"), record.get("args")
-    if not isinstance(name, str) or args is None:
-        return None
-    module, _, qualname = name.partition(":")
-    if module == "builtins":
-        cls = getattr(builtins, qualname, None)
-    elif module == "trace_opt.errors":
-        cls = getattr(_errors, qualname, None)
-    else:
-        cls = resolve_type(name)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        return None
-    try:
-        values = from_tree(args)
-        return cls(*values) if isinstance(values, tuple) else None
-    except Exception:  # noqa: BLE001 - a class whose constructor wants other arguments
-        return None

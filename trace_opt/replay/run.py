@@ -17,38 +17,21 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from ..bundle import FunModule, _BoundFunModule
+from ..bundle import FunModule
 from ..context import CALL_HOOK, using
 from ..errors import InputRequested, StoreError
-from ..store.runs import CallRow, RunRow, create_run, list_runs, load_run, set_status
+from ..store.runs import CallRow, RunRow, RunSnapshot, create_run, list_runs, load_run, set_status
 from ..store.store import Ref, Store, use_store
-from ..store.wrappers import register_wrapper
-from .calls import METHOD, PAUSED, REQUEST, Call, render_dot, render_tree
-from .recorder import Plan, Recorder, _Escape
+from .calls import PAUSED, REQUEST, Call, render_dot, render_tree
+from .plan import Escape, Plan
+from .programs import Program, resolve_program
+from .recorder import Recorder
 
 __all__ = ["Run", "record"]
 
 _MISSING: Any = object()
-Program = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    run_id: str
-    status: str
-    meta: dict[str, Any]
-    rows: tuple[tuple[Any, ...], ...]
-
-
-register_wrapper(
-    _Snapshot,
-    lambda s: [s.run_id, s.status, s.meta, [list(r.to_sql()) for r in s.rows]],
-    lambda d: _Snapshot(d[0], d[1], d[2], tuple(CallRow.from_sql(tuple(r)) for r in d[3])),
-    name="trace_opt.run",
-)
 
 
 class Run:
@@ -133,7 +116,7 @@ class Run:
     def ref(self) -> Ref:
         """The digest of this run's snapshot (its calls, status and metadata)."""
         if self._snapshot is None or self.status == "running":
-            snap = _Snapshot(self.id, self.status, self.meta, tuple(sorted(self._rows, key=lambda r: r.index)))
+            snap = RunSnapshot(self.id, self.status, self.meta, tuple(sorted(self._rows, key=lambda r: r.index)))
             self._snapshot = self.store.commit(snap).digest
         return Ref(self.store, self._snapshot)
 
@@ -153,7 +136,7 @@ class Run:
                 run._snapshot = head.snapshot
                 return run
         snap = store.get(ref)
-        if not isinstance(snap, _Snapshot):
+        if not isinstance(snap, RunSnapshot):
             raise StoreError(f"{ref!s:.16} is not a recorded run", hint="pass run.id or run.ref of a recorded run")
         run = cls(store, snap.run_id, snap.status, snap.meta, list(snap.rows))
         run._snapshot = store.resolve(ref)
@@ -225,7 +208,7 @@ class Run:
         return {r.index: r for r in self._rows}
 
     def _run(self, program: Callable[..., Any] | None, args: tuple[Any, ...], kwargs: dict[str, Any], plan: Plan) -> Run:
-        fn, fargs, fkwargs = self._program_for(program, args, kwargs)
+        fn, fargs, fkwargs = resolve_program(self, program, args, kwargs)
         meta = {"parent": self.id, "point": plan.point, "overrides": sorted(plan.overrides), "strict": plan.strict,
                 "operators": bool(self.meta.get("operators"))}  # fmt: skip
         new = Run._start(self.store, meta)
@@ -235,28 +218,6 @@ class Run:
             rec.finish_check()
         new._program = (fn, fargs, fkwargs)
         return new
-
-    def _program_for(self, program: Callable[..., Any] | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Program:
-        if program is not None:
-            if not callable(program):
-                raise TypeError(f"Invalid program: {program!r}\nhelp: pass the function the run recorded")
-            if args or kwargs or not isinstance(program, (FunModule, _BoundFunModule)):
-                return program, args, kwargs
-            tops = [r for r in sorted(self._rows, key=lambda r: r.index) if r.parent is None]
-            if not tops or any(r.name != program.info.name for r in tops):
-                return program, args, kwargs
-            calls = [Call(r, self.store).inputs for r in tops]
-            skip = [1 if r.flags & METHOD and isinstance(program, _BoundFunModule) else 0 for r in tops]
-            return _sequence([(program, c["args"][s:], c["kwargs"]) for c, s in zip(calls, skip)]), (), {}
-        if self._program is not None:
-            return self._program
-        if self._tops:
-            return _sequence([(_rebind(fm, values), values[1:] if _is_method(fm, values) else values, kw)
-                              for fm, values, kw in self._tops]), (), {}  # fmt: skip
-        raise StoreError(
-            f"run {self.id[:12]} was recorded elsewhere: this process does not know its program",
-            hint="pass it: run.replay(program, *args) / run.resume(program, answer, *args)",
-        )
 
     # -- lifetime ---------------------------------------------------------------------------
     @classmethod
@@ -285,26 +246,6 @@ class Run:
                 raise
 
 
-def _is_method(fm: FunModule, values: list[Any]) -> bool:
-    # Re-binding is exact even for a plain function whose first parameter is called self:
-    # a bound call passes the instance as the first value, as the plain call did.
-    return bool(values) and fm.info.argnames[:1] == ("self",)
-
-
-def _rebind(fm: FunModule, values: list[Any]) -> Callable[..., Any]:
-    return fm.__get__(values[0], type(values[0])) if _is_method(fm, values) else fm  # type: ignore[no-any-return]
-
-
-def _sequence(steps: list[tuple[Callable[..., Any], Any, Any]]) -> Callable[[], Any]:
-    def program() -> Any:
-        out = None
-        for fn, args, kwargs in steps:
-            out = fn(*args, **kwargs)
-        return out
-
-    return program
-
-
 @contextlib.contextmanager
 def _boundary(run: Run, rec: Recorder) -> Iterator[Run]:
     """Install the recorder; on exit close the run, turning an escaped pause or divergence
@@ -312,7 +253,7 @@ def _boundary(run: Run, rec: Recorder) -> Iterator[Run]:
     try:
         with using(CALL_HOOK, rec), use_store(run.store):
             yield run
-    except _Escape as esc:
+    except Escape as esc:
         run._close(rec, esc.error)
         raise esc.error from None
     except BaseException as exc:

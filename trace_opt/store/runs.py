@@ -16,8 +16,9 @@ from typing import Any
 
 from ..errors import StoreError
 from .store import Store
+from .wrappers import register_wrapper
 
-__all__ = ["CallRow", "RunRow", "add_call", "copy_calls", "create_run", "list_runs", "load_run", "set_status"]
+__all__ = ["CallRow", "RunRow", "RunSnapshot", "add_call", "copy_calls", "create_run", "list_runs", "load_run", "set_status"]
 
 _COLUMNS = "idx, parent, end_idx, name, inputs, output, error, info, started, duration, flags"
 
@@ -65,6 +66,24 @@ class RunRow:
     status: str
     meta: dict[str, Any]
     snapshot: str | None
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """A run frozen as one content-addressed object (what ``run.ref`` names)."""
+
+    run_id: str
+    status: str
+    meta: dict[str, Any]
+    rows: tuple[CallRow, ...]
+
+
+register_wrapper(
+    RunSnapshot,
+    lambda s: [s.run_id, s.status, s.meta, [list(r.to_sql()) for r in s.rows]],
+    lambda d: RunSnapshot(d[0], d[1], d[2], tuple(CallRow.from_sql(tuple(r)) for r in d[3])),
+    name="trace_opt.run",
+)
 
 
 def create_run(store: Store, run_id: str, meta: dict[str, Any]) -> None:

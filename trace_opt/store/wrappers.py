@@ -142,9 +142,9 @@ _OWN = {"trace_opt.llm.response:Usage", "trace_opt.llm.response:LLMResponse"}
 def resolve_type(name: str, extra: Iterable[type] = ()) -> type | None:
     """The trusted class stored as ``name``, or None. Imports nothing but trace_opt's own
     modules for the few names in ``_OWN``."""
-    for cls in extra:
-        if type_name(cls) == name:
-            return cls
+    for given in extra:
+        if type_name(given) == name:
+            return given
     cls = _TYPES.get(name)
     if cls is None and name in _OWN:
         module, _, qualname = name.partition(":")
