@@ -164,5 +164,9 @@ def dumps(value: Any, *, lenient: bool = False) -> bytes:
 
 
 def digest(data: bytes) -> str:
-    """sha256 hex digest of canonical bytes (``dumps(value)``)."""
+    """sha256 hex digest of canonical bytes (``dumps(value)``): the address of a value.
+
+    >>> digest(dumps({"a": 1})) == digest(dumps({"a": 1})), len(digest(b"1"))
+    (True, 64)
+    """
     return hashlib.sha256(data).hexdigest()

@@ -40,6 +40,9 @@ class FunctionRef:
 class Opaque:
     """Stand-in for a value that had no canonical form when a run was recorded (only its
     type is kept, e.g. the ``self`` of a bundled method). See ``to_tree(..., lenient=True)``.
+
+    >>> loads(b'{"$opaque":"socket:socket"}')
+    Opaque(type='socket:socket')
     """
 
     type: str

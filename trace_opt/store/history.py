@@ -75,6 +75,13 @@ class Version:
 
     ``changed`` names the parameters that differ from ``parent``; ``state()`` is the state
     dict to load.
+
+    >>> from trace_opt.store import Store
+    >>> store = Store()
+    >>> _ = store.commit_parameters({"prompt": "v1"}, "first", name="demo")
+    >>> v = store.history("demo")[0]
+    >>> v.message, v.changed, v.state()
+    ('first', ('prompt',), {'prompt': 'v1'})
     """
 
     ref: Ref
@@ -93,7 +100,20 @@ class Version:
 @dataclass(frozen=True)
 class ParameterChange:
     """How one parameter differs between two versions. ``str(change)`` is a unified diff
-    (of the text for strings, of indented canonical JSON for other values)."""
+    (of the text for strings, of indented canonical JSON for other values).
+
+    >>> from trace_opt.store import Store
+    >>> store = Store()
+    >>> a = store.commit_parameters({"prompt": "Be brief."}, name="demo")
+    >>> b = store.commit_parameters({"prompt": "Be very brief."}, name="demo")
+    >>> print(store.diff(a, b)["prompt"])
+    --- a/prompt
+    +++ b/prompt
+    @@ -1 +1 @@
+    -Be brief.
+    +Be very brief.
+    <BLANKLINE>
+    """
 
     name: str
     status: Literal["added", "removed", "changed"]

@@ -87,6 +87,7 @@ register_wrapper(
 
 
 def create_run(store: Store, run_id: str, meta: dict[str, Any]) -> None:
+    """Register a new run (status ``running``) before its first call."""
     with store.db.write() as conn:
         conn.execute(
             "INSERT INTO runs(id, created, status, meta) VALUES (?, ?, 'running', ?)",
@@ -114,6 +115,7 @@ def copy_calls(store: Store, source: str, target: str, lo: int, hi: int, flag: i
 
 
 def set_status(store: Store, run_id: str, status: str, meta: dict[str, Any], snapshot: str | None) -> None:
+    """Close (or re-open) a run: its status, metadata and snapshot digest."""
     with store.db.write() as conn:
         conn.execute(
             "UPDATE runs SET status = ?, meta = ?, snapshot = ? WHERE id = ?",

@@ -243,6 +243,10 @@ def use_store(store: Store) -> contextlib.AbstractContextManager[Store]:
 
 
 def active_store() -> Store | None:
-    """The store set by the innermost ``use_store`` / ``record`` block, or None."""
+    """The store set by the innermost ``use_store`` / ``record`` block, or None.
+
+    >>> active_store() is None
+    True
+    """
     return _ACTIVE.get()
 
