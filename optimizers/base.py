@@ -204,7 +204,7 @@ class Optimizer:
         for index, entry in getattr(proposal, "memory", []):
             self._remember(index, entry)
         self.step_count += 1
-        record = {
+        record: dict[str, Any] = {
             "step": self.step_count,
             "tokens": getattr(proposal, "tokens", 0),
             "cost": getattr(proposal, "cost", 0.0),

@@ -54,7 +54,7 @@ class OPRO(Optimizer):
         if scored:
             entries.sort(key=lambda e: e["score"])
         text = render_memory(entries, names, limit=limit, budget_tokens=4000)
-        history = templates.render(
+        history = templates.fill(
             "opro_history", order="from the lowest score to the highest" if scored else "oldest first", entries=text
         ) if text else ""  # fmt: skip
         feedback = "\n".join(

@@ -61,14 +61,14 @@ class OptoPrime(Optimizer):
             return ""
         names = {str(i): p.name for i, p in enumerate(self.parameters)}
         entries = render_memory(list(self.memory[index]), names, limit=group["max_value_chars"], budget_tokens=budget)
-        return templates.render("memory", fragment=True, entries=entries) if entries else ""
+        return templates.fill("memory", entries=entries) if entries else ""
 
     def render_prompt(self, index: int = 0) -> tuple[list[dict[str, str]], Sections]:
         """The chat messages ``propose`` would send for group ``index``, and their sections."""
         group = self.param_groups[index]
         sg = subgraph([p for p in group["params"] if p.feedback])
         system = templates.render("optoprime_system")
-        example = templates.render("optoprime_example", fragment=True) if group["include_example"] else ""
+        example = templates.fill("optoprime_example") if group["include_example"] else ""
         objective = group["objective"] or templates.render("optoprime_objective").strip()
         budget = group["max_prompt_tokens"] - estimate_tokens(system + example + objective) - 120
         memory = self._memory_text(index, group, budget // 4)

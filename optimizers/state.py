@@ -78,8 +78,9 @@ def _check_memory(opt: Optimizer, data: Any) -> list[deque[dict[str, Any]]]:
         raise _corrupt("memory does not match the param groups")
     for group in data:
         for entry in group if isinstance(group, list) else [None]:
-            ok = isinstance(entry, dict) and isinstance(entry.get("variables"), dict) and "feedback" in entry
-            if not ok or not all(str(k).isdigit() and int(k) < n for k in entry["variables"]):
+            variables = entry.get("variables") if isinstance(entry, dict) else None
+            ok = isinstance(variables, dict) and "feedback" in entry  # type: ignore[operator]
+            if not ok or not all(str(k).isdigit() and int(k) < n for k in variables):  # type: ignore[union-attr]
                 raise _corrupt(f"invalid memory entry {entry!r:.80}")
     return [deque(dict(e) for e in group) for group in data]
 

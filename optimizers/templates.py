@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import string
+from typing import Any
 from importlib import resources
 
-__all__ = ["load", "render"]
+__all__ = ["fill", "load", "render"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -24,8 +25,12 @@ def load(name: str) -> string.Template:
     return string.Template(text)
 
 
-def render(template: str, *, fragment: bool = False, **fields: object) -> str:
-    """Fill ``template``. A whole prompt is trimmed to end in one newline; a ``fragment``
-    (a part inserted into another template) keeps its blank lines exactly."""
-    text = load(template).substitute({k: str(v) for k, v in fields.items()})
-    return text if fragment else text.strip() + "\n"
+def render(template: str, **fields: Any) -> str:
+    """Fill ``template`` as a whole prompt: trimmed to end in exactly one newline."""
+    return fill(template, **fields).strip() + "\n"
+
+
+def fill(template: str, **fields: Any) -> str:
+    """Fill ``template`` as a fragment (a part inserted into another template): its blank
+    lines are kept exactly, so the parent's spacing comes out right."""
+    return load(template).substitute({k: str(v) for k, v in fields.items()})

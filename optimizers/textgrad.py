@@ -212,7 +212,7 @@ class TextGrad(Optimizer):
             variable=value_line(p, None),
             constraints=constraint_line(p) or "(none)",
             gradients="\n".join(f"- {format_value(g, 2 * group['max_value_chars'])}" for g in gradients),
-            memory=templates.render("memory", fragment=True, entries=entries) if entries else "",
+            memory=templates.fill("memory", entries=entries) if entries else "",
             name=p.name,
         )
         return ask_suggestion(self.llm, [{"role": "user", "content": prompt}], [p], group, use_schema=group["use_schema"])

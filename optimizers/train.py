@@ -46,7 +46,7 @@ def _examples(data: Any, name: str) -> list[Example]:
         raise TypeError(f"Invalid {name}: {type(data).__name__}\nhelp: pass a list of (input, info) pairs")
     if not items:
         raise ValueError(f"Invalid {name}: an empty dataset\nhelp: pass at least one (input, info) pair")
-    return [tuple(x) if isinstance(x, (tuple, list)) and len(x) == 2 else (x, None) for x in items]  # type: ignore[misc]
+    return [tuple(x) if isinstance(x, (tuple, list)) and len(x) == 2 else (x, None) for x in items]
 
 
 def judge(result: Any) -> tuple[float | None, str]:
@@ -182,7 +182,7 @@ def train(
             return False
         best.update(score=score, values=values)
         if checkpoint is not None:
-            agent.save(checkpoint)  # type: ignore[attr-defined]
+            agent.save(checkpoint)
         return True
 
     def snapshot() -> list[Any]:

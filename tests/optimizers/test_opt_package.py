@@ -87,5 +87,5 @@ def test_every_prompt_template_is_used_and_every_used_one_exists() -> None:
     files = {p.stem for p in (PACKAGE / "prompts").glob("*.txt")}
     used = set()
     for path in SOURCES:
-        used |= set(re.findall(r'render\(\s*"(\w+)"', path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r'(?:render|fill)\(\s*"(\w+)"', path.read_text(encoding="utf-8")))
     assert used == files
