@@ -205,3 +205,23 @@ def test_dataclass_outputs_round_trip() -> None:
     with record(Store()) as run:
         throw()
     assert run.calls[0].output == Throw((1, 2))
+
+
+def test_ref_exists_once_the_run_is_closed_and_guards_its_calls(tmp_path: Any) -> None:
+    import contextlib
+    import sqlite3
+
+    from trace_opt.errors import StoreError
+
+    store = Store(tmp_path / "r.db")
+    with record(store) as run:
+        roll()
+        with pytest.raises(StoreError, match="still recording"):
+            run.ref  # noqa: B018
+    ref = run.ref.digest
+    with contextlib.closing(sqlite3.connect(tmp_path / "r.db")) as conn, conn:
+        conn.execute("UPDATE calls SET name = 'forged' WHERE run = ?", (run.id,))
+    with pytest.raises(StoreError, match="do not match snapshot"):
+        Run.load(store, ref)
+    assert Run.load(store, run.id).calls[0].name == "forged"  # by id: what the table holds now
+    store.close()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputRequested, ReplayDivergence, SerializationError, StoreError
 from ..nodes import WithInfo
 from ..store.canonical import digest, dumps
-from ..store.runs import CallRow, add_call, copy_calls
+from ..store.runs import CallRow, add_call
 from ..store.wrappers import type_name
 from .calls import METHOD, OPAQUE, OVERRIDDEN, PAUSED, REPLAYED, REQUEST, Call, call_text, lenient_tree, load_lenient
 from .failures import error_record, rebuild_error
@@ -52,6 +52,8 @@ class _Slot:
     clock: float
     flags: int
 
+
+_COPY_BATCH = 256
 
 _FRAME: ContextVar[tuple[Recorder, int] | None] = ContextVar("trace_opt.replay.frame", default=None)
 
@@ -81,6 +83,7 @@ class Recorder:
         self.calls_made = 0
         self._lock = threading.Lock()
         self._next = 0
+        self._copies: list[tuple[str, int, int, int]] = []
 
     # -- the hook ---------------------------------------------------------------------------
     def records(self, fm: FunModule) -> bool:
@@ -164,7 +167,7 @@ class Recorder:
         if row.name != name or row.inputs != slot.inputs:
             self._diverged(slot, row)
             return slot, None
-        if row.end >= plan.point or any(row.index <= i <= row.end for i in plan.overrides):
+        if row.end >= plan.point or (plan.overrides and any(row.index <= i <= row.end for i in plan.overrides)):
             return slot, None  # the subtree reaches the point: run it, its children may replay
         replayed = self._from_record(row, plan)
         return slot, replayed
@@ -249,24 +252,42 @@ class Recorder:
         duration = time.perf_counter() - slot.clock if not flags & OVERRIDDEN else 0.0
         row = CallRow(slot.index, slot.parent, end, slot.name, slot.inputs, output, error, info, slot.started,
                       duration, flags)  # fmt: skip
-        try:
-            add_call(self.store, self.run.id, row, blobs)
-        except StoreError as err:
-            raise Escape(err) from None
+        self._write(row, blobs)
         self.run._rows.append(row)
         return result
 
     def _persist_copy(self, source_id: str, row: CallRow) -> None:
+        # Copies of recorded calls are already durable in their source run, so they are
+        # written with the next completed call (or when the run closes), not one by one.
         plan = self.plan
         assert plan is not None  # only called while replaying
-        try:
-            copy_calls(self.store, source_id, self.run.id, row.index, row.end, REPLAYED)
-        except StoreError as err:
-            raise Escape(err) from None
+        with self._lock:
+            last = self._copies[-1] if self._copies else None
+            if last is not None and last[2] + 1 == row.index:
+                self._copies[-1] = (source_id, last[1], row.end, REPLAYED)
+            else:
+                self._copies.append((source_id, row.index, row.end, REPLAYED))
+            full = len(self._copies) >= _COPY_BATCH
         for i in range(row.index, row.end + 1):
             r = plan.source.get(i)
             if r is not None:
                 self.run._rows.append(CallRow(*_fields(r, r.flags | REPLAYED)))
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending copies of replayed calls."""
+        self._write(None, ())
+
+    def _write(self, row: CallRow | None, blobs: list[tuple[str, bytes]] | tuple[()]) -> None:
+        with self._lock:
+            copies, self._copies = self._copies, []
+        if row is None and not copies:
+            return
+        try:
+            add_call(self.store, self.run.id, row, blobs, copies)
+        except StoreError as err:
+            raise Escape(err) from None
 
     def finish_check(self) -> None:
         """After the program returned: did it reach everything the plan expected?"""

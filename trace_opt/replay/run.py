@@ -22,7 +22,7 @@ from typing import Any
 from ..bundle import FunModule
 from ..context import CALL_HOOK, using
 from ..errors import InputRequested, StoreError
-from ..store.runs import CallRow, RunRow, RunSnapshot, create_run, list_runs, load_run, set_status
+from ..store.runs import CallRow, RunRow, RunSnapshot, create_run, list_runs, load_run, rows_digest, set_status
 from ..store.store import Ref, Store, use_store
 from .calls import PAUSED, REQUEST, Call, render_dot, render_tree
 from .plan import Escape, Plan
@@ -114,9 +114,14 @@ class Run:
 
     @property
     def ref(self) -> Ref:
-        """The digest of this run's snapshot (its calls, status and metadata)."""
-        if self._snapshot is None or self.status == "running":
-            snap = RunSnapshot(self.id, self.status, self.meta, tuple(sorted(self._rows, key=lambda r: r.index)))
+        """The digest of this run's snapshot (its calls, status and metadata), once closed."""
+        if self.status == "running":
+            raise StoreError(
+                f"run {self.id[:12]} is still recording (or its process died): it has no snapshot yet",
+                hint="use run.id, which names a run from its first call (Run.load accepts both)",
+            )
+        if self._snapshot is None:
+            snap = RunSnapshot.of(self.id, self.status, self.meta, self._rows)
             self._snapshot = self.store.commit(snap).digest
         return Ref(self.store, self._snapshot)
 
@@ -138,7 +143,14 @@ class Run:
         snap = store.get(ref)
         if not isinstance(snap, RunSnapshot):
             raise StoreError(f"{ref!s:.16} is not a recorded run", hint="pass run.id or run.ref of a recorded run")
-        run = cls(store, snap.run_id, snap.status, snap.meta, list(snap.rows))
+        found = load_run(store, snap.run_id)
+        rows = found[1] if found is not None else []
+        if len(rows) != snap.count or rows_digest(rows) != snap.calls_digest:
+            raise StoreError(
+                f"the calls of run {snap.run_id[:12]} in {store.path} do not match snapshot {str(ref)[:12]}",
+                hint="the store was modified outside trace_opt, or the run was copied without its calls",
+            )
+        run = cls(store, snap.run_id, snap.status, snap.meta, rows)
         run._snapshot = store.resolve(ref)
         return run
 
@@ -239,6 +251,11 @@ class Run:
             self.meta["error"] = f"{type(error).__name__}: {error}"[:2000]
         self._tops = rec.tops
         self._snapshot = None
+        try:
+            rec.flush()
+        except Escape as esc:
+            if error is None:
+                raise esc.error from None
         try:
             set_status(self.store, self.id, self.status, self.meta, self.ref.digest)
         except StoreError:

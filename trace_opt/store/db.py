@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
 
+# Rowid tables for objects and calls: their rows are often larger than the ~200 bytes under
+# which WITHOUT ROWID pays off (with it, 12 MB of prompts took a 47 MB file).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     digest TEXT PRIMARY KEY,
     body BLOB NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS refs (
     name TEXT PRIMARY KEY,
     digest TEXT NOT NULL,
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL,
     meta TEXT NOT NULL,
     snapshot TEXT
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS calls (
     run TEXT NOT NULL,
     idx INTEGER NOT NULL,
@@ -59,7 +61,7 @@ CREATE TABLE IF NOT EXISTS calls (
     duration REAL NOT NULL,
     flags INTEGER NOT NULL,
     PRIMARY KEY (run, idx)
-) WITHOUT ROWID;
+);
 """
 
 

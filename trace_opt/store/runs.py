@@ -8,6 +8,7 @@ their digests, which is why a replay that copies a recorded subtree stores nothi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from ..errors import StoreError
 from .store import Store
 from .wrappers import register_wrapper
 
-__all__ = ["CallRow", "RunRow", "RunSnapshot", "add_call", "copy_calls", "create_run", "list_runs", "load_run", "set_status"]
+__all__ = ["CallRow", "RunRow", "RunSnapshot", "add_call", "create_run", "list_runs", "load_run", "rows_digest", "set_status"]
 
 _COLUMNS = "idx, parent, end_idx, name, inputs, output, error, info, started, duration, flags"
 
@@ -70,18 +71,32 @@ class RunRow:
 
 @dataclass(frozen=True)
 class RunSnapshot:
-    """A run frozen as one content-addressed object (what ``run.ref`` names)."""
+    """A closed run as one content-addressed object (what ``run.ref`` names): its header and
+    the sha256 of its call rows. The rows stay in the ``calls`` table (stored once); loading
+    a snapshot reads them back and checks them against ``calls_digest``."""
 
     run_id: str
     status: str
     meta: dict[str, Any]
-    rows: tuple[CallRow, ...]
+    count: int
+    calls_digest: str
+
+    @classmethod
+    def of(cls, run_id: str, status: str, meta: dict[str, Any], rows: Iterable[CallRow]) -> RunSnapshot:
+        ordered = sorted(rows, key=lambda r: r.index)
+        return cls(run_id, status, meta, len(ordered), rows_digest(ordered))
+
+
+def rows_digest(rows: Iterable[CallRow]) -> str:
+    """sha256 of call rows (in index order), as the calls table stores them."""
+    text = json.dumps([r.to_sql() for r in rows], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 register_wrapper(
     RunSnapshot,
-    lambda s: [s.run_id, s.status, s.meta, [list(r.to_sql()) for r in s.rows]],
-    lambda d: RunSnapshot(d[0], d[1], d[2], tuple(CallRow.from_sql(tuple(r)) for r in d[3])),
+    lambda s: [s.run_id, s.status, s.meta, s.count, s.calls_digest],
+    lambda d: RunSnapshot(str(d[0]), str(d[1]), dict(d[2]), int(d[3]), str(d[4])),
     name="trace_opt.run",
 )
 
@@ -95,23 +110,25 @@ def create_run(store: Store, run_id: str, meta: dict[str, Any]) -> None:
         )
 
 
-def add_call(store: Store, run_id: str, row: CallRow, blobs: Iterable[tuple[str, bytes]]) -> None:
-    """Persist one completed call and the objects it names, atomically."""
+def add_call(
+    store: Store, run_id: str, row: CallRow | None, blobs: Iterable[tuple[str, bytes]] = (),
+    copies: Iterable[tuple[str, int, int, int]] = (),
+) -> None:
+    """Persist, atomically, one completed call and the objects it names, plus ``copies``:
+    ``(source run, first, last, flag)`` ranges of recorded calls a replay reused (added
+    with ``flag``)."""
     with store.db.write() as conn:
         store.put_many(blobs, conn)
-        conn.execute(f"INSERT OR REPLACE INTO calls(run, {_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                     (run_id, *row.to_sql()))  # fmt: skip
-
-
-def copy_calls(store: Store, source: str, target: str, lo: int, hi: int, flag: int) -> None:
-    """Copy the source run's calls ``lo..hi`` into ``target`` (a replayed subtree), adding ``flag``."""
-    with store.db.write() as conn:
-        conn.execute(
-            f"INSERT OR REPLACE INTO calls(run, {_COLUMNS}) "
-            f"SELECT ?, idx, parent, end_idx, name, inputs, output, error, info, started, duration, flags | ? "
-            f"FROM calls WHERE run = ? AND idx BETWEEN ? AND ?",
-            (target, flag, source, lo, hi),
-        )
+        for source, lo, hi, flag in copies:
+            conn.execute(
+                f"INSERT OR REPLACE INTO calls(run, {_COLUMNS}) "
+                f"SELECT ?, idx, parent, end_idx, name, inputs, output, error, info, started, duration, flags | ? "
+                f"FROM calls WHERE run = ? AND idx BETWEEN ? AND ?",
+                (run_id, flag, source, lo, hi),
+            )
+        if row is not None:
+            conn.execute(f"INSERT OR REPLACE INTO calls(run, {_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (run_id, *row.to_sql()))  # fmt: skip
 
 
 def set_status(store: Store, run_id: str, status: str, meta: dict[str, Any], snapshot: str | None) -> None:

@@ -10,6 +10,7 @@ decodes data only, so a store file someone sends you cannot run code.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["Ref", "Store", "active_store", "use_store"]
 
 _CACHE_SIZE = 2048
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]{1,63}")
 
 _ACTIVE: ContextVar[Store | None] = ContextVar("trace_opt.store", default=None)
 
@@ -93,8 +96,11 @@ class Store:
         """
         data = dumps(obj)
         key = _digest(data)
+        if key in self._cache or self.db.query("SELECT 1 FROM objects WHERE digest = ?", (key,)):
+            return Ref(self, key)  # objects are immutable: a read is cheaper than a write
         with self.db.write() as conn:
             conn.execute("INSERT OR IGNORE INTO objects(digest, body) VALUES (?, ?)", (key, data))
+        self._remember(key, data)
         return Ref(self, key)
 
     def put_many(self, blobs: Iterable[tuple[str, bytes]], conn: Any = None) -> None:
@@ -125,11 +131,14 @@ class Store:
                 f"object {key[:12]} in {self.path} does not match its digest",
                 hint="the store file was modified outside trace_opt; restore it from a backup",
             )
+        self._remember(key, data)
+        return data
+
+    def _remember(self, key: str, data: bytes) -> None:
         with self._cache_lock:
             self._cache[key] = data
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return data
 
     def get(self, ref: Ref | str, *, types: Iterable[type] = ()) -> Any:
         """The value stored under ``ref`` (a Ref, a digest or a unique digest prefix).
@@ -141,10 +150,10 @@ class Store:
     def resolve(self, ref: Ref | str) -> str:
         """The full digest for a Ref, a digest, or a unique prefix of at least 4 hex digits."""
         key = ref.digest if isinstance(ref, Ref) else ref
-        if not isinstance(key, str) or not key or any(c not in "0123456789abcdef" for c in key):
-            raise StoreError(f"not a digest: {key!r}", hint="pass a Ref or the hex digest printed by it")
-        if len(key) == 64:
+        if isinstance(key, str) and _DIGEST.fullmatch(key):
             return key
+        if not isinstance(key, str) or not _HEX.fullmatch(key):
+            raise StoreError(f"not a digest: {key!r}", hint="pass a Ref or the hex digest printed by it")
         if len(key) < 4:
             raise StoreError(f"digest prefix {key!r} is too short", hint="give at least 4 hex digits")
         rows = self.db.query("SELECT digest FROM objects WHERE digest >= ? AND digest < ? LIMIT 2", (key, key + "g"))
