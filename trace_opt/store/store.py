@@ -224,6 +224,8 @@ class Store:
     # -- lifetime -----------------------------------------------------------------------------
     def close(self) -> None:
         """Close the file; refs to it stop working."""
+        with self._cache_lock:
+            self._cache.clear()
         self.db.close()
 
     def __enter__(self) -> Store:
