@@ -225,3 +225,26 @@ def test_ref_exists_once_the_run_is_closed_and_guards_its_calls(tmp_path: Any) -
         Run.load(store, ref)
     assert Run.load(store, run.id).calls[0].name == "forged"  # by id: what the table holds now
     store.close()
+
+
+def test_parallel_calls_keep_their_parents() -> None:
+    from trace_opt.execution import map as tmap
+
+    @trace.bundle()
+    def fan_out(n):
+        return sum(x.data for x in tmap(lambda _: roll(), range(n)))
+
+    with record(Store()) as run:
+        fan_out(4)
+    assert [c.parent for c in run.calls] == [None, 0, 0, 0, 0]
+    assert run.calls[0].end == 4 and run.calls[0].output == sum(c.output for c in run.calls[1:])
+
+
+def test_dot_marks_replay_points_and_overrides() -> None:
+    with record(Store()) as run:
+        roll_sum(2)
+    dot = run.rewind(1).dot()
+    assert dot.startswith("digraph run {") and "c0 -> c1;" in dot
+    changed = run.replay(overrides={1: 6})
+    assert '#ffd8a8' in changed.dot() and '#eeeeee' not in changed.dot()
+    assert '#eeeeee' in run.replay().dot()  # replayed calls are grey

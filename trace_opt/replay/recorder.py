@@ -88,7 +88,8 @@ class Recorder:
     # -- the hook ---------------------------------------------------------------------------
     def records(self, fm: FunModule) -> bool:
         # Traced operators (+, [], ...) are not calls; LLM builtins are operators too, but are.
-        return not fm.operator or self.operators or getattr(fm._fn, "__module__", "") != "trace_opt.operators"
+        # (functools.update_wrapper gave the FunModule its function's __module__.)
+        return not fm.operator or self.operators or getattr(fm, "__module__", "") != "trace_opt.operators"
 
     def call(self, fm: FunModule, values: list[Any], kvalues: dict[str, Any], fn: Callable[..., Any]) -> Any:
         if not self.records(fm):
@@ -135,7 +136,7 @@ class Recorder:
     def _begin(self, fm: FunModule, values: list[Any], kvalues: dict[str, Any]) -> tuple[_Slot, Any]:
         method = bool(values) and fm.info.argnames[:1] == ("self",)
         # Trainable code is part of what a call depends on: new code never reuses old outputs.
-        code = fm.parameter._data if fm.parameter is not None else None
+        code = fm.parameter.data if fm.parameter is not None else None
         slot, replayed = self._start(fm.info.name, values, kvalues, METHOD if method else 0, code)
         if slot.parent is None:
             self.tops.append((fm, values, kvalues))

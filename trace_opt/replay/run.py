@@ -10,6 +10,12 @@ Replaying needs the program. In the process that recorded the run, ``replay()`` 
 again -- ``run.resume(program, answer, *args)``; nothing is imported or compiled from the
 store. If ``program`` is the bundled function of the recorded top-level call(s) and no
 arguments are given, its recorded arguments are used.
+
+What replay reproduces: the outputs of recorded calls. The program itself runs again, so its
+plain-Python side effects happen again, while those inside a replayed call do not (that is
+the point: no LLM call, no die rolled). Calls are matched in the order they start; a
+program that makes calls concurrently (threads, ``asyncio.gather``) replays faithfully only
+if they start in the same order -- strict mode reports any other order as a divergence.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@
 >>> store.get(ref.digest)["prompt"]
 'Be brief.'
 
-- ``canonical``: the canonical JSON every object is stored (and addressed) as.
+- ``canonical`` / ``decoding``: the canonical JSON every object is stored (and addressed) as.
 - ``wrappers``: which classes loading may rebuild, and wrappers for other types.
 - ``store``: the ``Store`` and its ``Ref``s; ``use_store`` makes one active for a block.
+- ``db``: the SQLite file (schema, WAL, transactions); ``runs``: the tables of recorded runs.
 - ``history``: parameter versions (``commit_parameters``, ``history``, ``diff``, ``checkout``).
 """
 

@@ -121,7 +121,7 @@ class _Encoder:
             _w.trust(t)
             return {"$enum": [_w.type_name(t), self.enc(v.value)]}
         if isinstance(v, Node):
-            return self.enc(v._data)
+            return self.enc(v.data)
         if dataclasses.is_dataclass(v):
             _w.trust(t)
             fields = {f.name: self.enc(getattr(v, f.name)) for f in dataclasses.fields(v)}
