@@ -9,6 +9,9 @@ newest version, so ``store.history(agent)`` works from any process that opens th
 This is the entry point for optimizers: after ``step()`` changed parameters, call
 ``store.commit_parameters(params, message)`` (a Module, a ``{name: param}`` mapping, ``(name,
 param)`` pairs, or a plain list of parameters, named by position like a PyTorch state dict).
+The store to use is the caller's ``trace_opt.store.active_store()`` (set by ``use_store`` and
+``record``); None means the user wants no history. Instances of one class share a branch;
+pass ``name=`` to keep separate histories.
 
 >>> import trace_opt as trace
 >>> from trace_opt.store import Store
