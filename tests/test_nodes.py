@@ -74,3 +74,24 @@ def test_deepcopy_gives_a_new_node_with_copied_value() -> None:
 def test_backward_on_a_non_node_is_a_typed_error() -> None:
     with pytest.raises(BackwardError, match="needs a trace_opt Node"):
         trace.propagation.backward("not a node", "fb")  # type: ignore[arg-type]
+
+
+def test_assign_checks_constraints_and_code() -> None:
+    from trace_opt.constraints import Choice
+    from trace_opt.errors import ConstraintViolation
+
+    p = trace.node("yes", trainable=True, constraint=Choice(["yes", "no"]))
+    p.assign("no")
+    assert p.data == "no" and p.version == 1
+    with pytest.raises(ConstraintViolation, match="one of"):
+        p.assign("maybe")
+    assert p.data == "no" and p.version == 1
+
+    @trace.bundle(trainable=True)
+    def f(x):
+        return x
+
+    with pytest.raises(ConstraintViolation, match="must compile and define a function named 'f'"):
+        f.parameter.assign("def g(x): return x")
+    f.parameter.assign("def f(x):\n    return -x\n")
+    assert f(2).data == -2

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar, overload
 
 from .context import CALL_HOOK, TRACING
-from .errors import BundleError, ExecutionError
+from .errors import BundleError, ConstraintViolation, ExecutionError
 from .nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode, WithInfo, format_exception
 from .sandbox import get_sandbox
 
@@ -136,6 +136,18 @@ class CodeParameter(ParameterNode[str]):
     def __init__(self, source: str, fun: FunModule) -> None:
         super().__init__(source, name=_CODE_NAME, description=f"[code] the source of {fun.info.name}")
         self.fun = fun
+
+    def check(self, value: Any) -> None:
+        """Code must compile into a function of the same name (runs none of it)."""
+        super().check(value)
+        try:
+            self.validate(value)
+        except (SyntaxError, TypeError, ValueError) as exc:
+            raise ConstraintViolation(
+                f"new code for {self.fun.info.name} is not usable: {exc}",
+                output=value,
+                hint=f"the code must compile and define a function named {self.fun.info.name!r}",
+            ) from None
 
     def validate(self, source: Any) -> None:
         """Raise SyntaxError/TypeError unless ``source`` compiles into the right function.

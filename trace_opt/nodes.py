@@ -299,8 +299,34 @@ class ParameterNode(Node[T]):
     def kind(self) -> str:
         return "parameter"
 
+    def assign(self, value: Any) -> None:
+        """Replace the value after checking it; on a violation nothing changes.
+
+        >>> import trace_opt as trace
+        >>> from trace_opt.constraints import Choice
+        >>> p = trace.node("yes", trainable=True, constraint=Choice(["yes", "no"]))
+        >>> p.assign("no"); p.data
+        'no'
+        """
+        self.check(value)
+        self._set(value)
+
+    def check(self, value: Any) -> None:
+        """Raise ``ConstraintViolation`` if ``value`` may not be this parameter's value."""
+        if self.constraint is None:
+            return
+        ok = self.constraint.check(_as_text(value))
+        if not ok:
+            raise ConstraintViolation(
+                f"{_short(value)} breaks the constraint of {self.name}: {getattr(ok, 'reason', ok)}",
+                output=value,
+                constraint=self.constraint,
+                hint=f"the value {self.constraint.describe() if hasattr(self.constraint, 'describe') else 'must conform'}",
+            )
+
     def _set(self, value: Any) -> None:
-        """Replace the value (used by optimizers); bumps ``version``."""
+        """Replace the value without checks (Trace's spelling; ``assign`` checks first).
+        Bumps ``version``."""
         self._data = value
         self.version += 1
 
