@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from trace_opt import Feedback, Module, Node, ParameterNode, Propagator
+from trace_opt import Feedback, Module, Node, ParameterNode, Propagator, stable_names
 from trace_opt.errors import ConstraintViolation
 from trace_opt.llm import LLM, get_llm, resolve, track_usage
 
@@ -161,7 +161,9 @@ class Optimizer:
         ``proposal.rejected`` with the reason.
         """
         proposal = Proposal()
-        with track_usage() as usage:
+        # Names that depend only on the graph: the same step renders the same prompt in every
+        # run, so re-running an experiment is answered from the LLM cache.
+        with track_usage() as usage, stable_names(self.parameters):
             for index, group in enumerate(self.param_groups):
                 if any(p.feedback for p in group["params"]):
                     proposal.merge(self._propose_group(index, group))

@@ -147,7 +147,7 @@ class TextGrad(Optimizer):
     >>> opt = TextGrad([x], llm=FunctionLLM(llm))
     >>> opt.zero_feedback(); opt.backward(x + "!", "too curt")
     >>> proposal = opt.propose()
-    >>> proposal.details["gradients"][x.name], proposal[x]
+    >>> proposal.details["gradients"][x], proposal[x]
     (['say hello instead'], 'hello')
     """
 
@@ -220,6 +220,8 @@ class TextGrad(Optimizer):
     def _propose_group(self, index: int, group: dict[str, Any]) -> Proposal:
         params = [p for p in group["params"] if p.feedback]
         sg = subgraph(params)
+        for n in (*sg.parameters, *sg.inputs, *sg.ops, *sg.outputs):
+            _ = n.name  # fix the step's names before the concurrent gradient calls use them
         exchanges: list[dict[str, Any]] = []
         grads = self.backprop(sg, group, exchanges)
         todo = [p for p in params if grads.get(p)]
@@ -228,7 +230,7 @@ class TextGrad(Optimizer):
         proposal.exchanges = exchanges
         for part in parts:
             proposal.merge(part)
-        proposal.details["gradients"] = {p.name: grads[p] for p in todo}
+        proposal.details["gradients"] = {p: grads[p] for p in todo}
         feedback = "\n".join(t for items in sg.feedback.values() for t in _texts(items))
         proposal.memory.append((index, self._memory_entry(params, feedback, self._score(params))))
         return proposal

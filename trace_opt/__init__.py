@@ -31,7 +31,7 @@ from .compose import Composition, Generate, Template, gen, run, template
 from .execution import map, parallel
 from .graph import Subgraph, subgraph, to_networkx, topological_order
 from .modules import Module, model
-from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node
+from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node, stable_names
 from .propagation import Feedback, GraphPropagator, Propagator
 from .visualize import render
 
@@ -72,6 +72,7 @@ __all__ = [
     "parallel",
     "render",
     "run",
+    "stable_names",
     "stop_tracing",
     "subgraph",
     "template",

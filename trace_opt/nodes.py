@@ -16,21 +16,26 @@ from __future__ import annotations
 
 import copy
 import itertools
+import threading
 import traceback
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .context import TRACING
+from .context import TRACING, using
 from .errors import BackwardError, ConstraintViolation, with_help
 
 __all__ = [
     "ExceptionNode",
     "MessageNode",
+    "Naming",
     "Node",
     "OpInfo",
     "ParameterNode",
     "WithInfo",
     "node",
+    "stable_names",
 ]
 
 T = TypeVar("T")
@@ -156,9 +161,19 @@ class Node(Generic[T]):
 
     @property
     def name(self) -> str:
-        """A unique, identifier-like name such as ``greet_12``, used in prompts and pictures."""
-        base = self._name or type(self._data).__name__
-        return f"{_clean_name(base)}_{self._id}"
+        """A unique, identifier-like name such as ``greet_12``, used in prompts and pictures.
+
+        Inside ``stable_names(...)`` names are numbered in order of first use instead, so the
+        same graph gets the same names in every run (and prompts hit the LLM cache)."""
+        naming = _NAMING.get()
+        if naming is not None:
+            return naming.name_of(self)
+        return f"{self.base_name}_{self._id}"
+
+    @property
+    def base_name(self) -> str:
+        """The name without its number."""
+        return _clean_name(self._name or type(self._data).__name__)
 
     @property
     def py_name(self) -> str:
@@ -416,6 +431,43 @@ def format_exception(exc: BaseException, limit: int = 4) -> str:
         return head
     lines = "".join(traceback.format_list(frames)).rstrip()
     return f"{head}\nTraceback (most recent call last):\n{lines}"
+
+
+class Naming:
+    """Names numbered in order of first use (see ``stable_names``)."""
+
+    def __init__(self, first: Iterable[Node[Any]] = ()) -> None:
+        self._names: dict[int, tuple[Node[Any], str]] = {}  # the node is kept so its id stays unique
+        self._lock = threading.Lock()  # threads started inside the block share the naming
+        for n in first:
+            self.name_of(n)
+
+    def name_of(self, n: Node[Any]) -> str:
+        entry = self._names.get(id(n))
+        if entry is None:
+            with self._lock:
+                entry = self._names.setdefault(id(n), (n, f"{n.base_name}_{len(self._names)}"))
+        return entry[1]
+
+
+_NAMING: ContextVar[Naming | None] = ContextVar("trace_opt.naming", default=None)
+
+
+def stable_names(first: Iterable[Node[Any]] = ()) -> AbstractContextManager[Naming]:
+    """Within the block, ``node.name`` numbers nodes in order of first use, starting with
+    ``first`` (e.g. an optimizer's parameters, in order).
+
+    Global names depend on everything the process created before (and on thread timing),
+    so two runs of the same program name its nodes differently; names that depend only on
+    the graph make optimizer prompts identical across runs, so they hit the LLM cache.
+
+    >>> import trace_opt as trace
+    >>> x = trace.node(1, name="x")
+    >>> with trace.stable_names([x]):
+    ...     (x + 1).name, x.name
+    ('add_1', 'x_0')
+    """
+    return using(_NAMING, Naming(first))
 
 
 def node(

@@ -12,6 +12,7 @@ from .base import LLM
 from .budget import UsageTracker, track_usage
 from .builtins import chat, generate_object, generate_text, instruct, select
 from .cache import Cache, CacheMode, CacheStats, get_cache, use_cache
+from .faults import FaultyLLM
 from .function import DummyLLM, FunctionLLM
 from .limits import Limiter
 from .litellm_backend import LiteLLM
@@ -26,6 +27,7 @@ __all__ = [
     "CacheMode",
     "CacheStats",
     "DummyLLM",
+    "FaultyLLM",
     "FunctionLLM",
     "LLM",
     "LLMResponse",
