@@ -16,70 +16,22 @@ import math
 import os
 import random
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from trace_opt import ExecutionError, Module, Node, execution, stop_tracing
+from trace_opt import Module, Node, execution, stop_tracing
 from trace_opt.errors import BudgetExceeded, ReplyParseError
 from trace_opt.llm import track_usage
 
 from .base import Optimizer
+from .data import Example, Judge, judge
+from .data import examples as _examples
+from .data import run_example as _run
 from .trainlog import TrainLog
 
 __all__ = ["evaluate", "train"]
 
 log = logging.getLogger("optimizers.train")
-
-Example = tuple[Any, Any]
-Judge = Callable[[Any, Any, Any], Any]
-
-
-def _examples(data: Any, name: str) -> list[Example]:
-    if isinstance(data, Mapping) and "inputs" in data:  # Trace's {"inputs": [...], "infos": [...]}
-        inputs, infos = list(data["inputs"]), list(data.get("infos") or [None] * len(data["inputs"]))
-        if len(inputs) != len(infos):
-            raise ValueError(f"Invalid {name}: {len(inputs)} inputs but {len(infos)} infos\nhelp: give one info per input")
-        items: list[Any] = list(zip(inputs, infos))
-    elif isinstance(data, Sequence) and not isinstance(data, str):
-        items = list(data)
-    else:
-        raise TypeError(f"Invalid {name}: {type(data).__name__}\nhelp: pass a list of (input, info) pairs")
-    if not items:
-        raise ValueError(f"Invalid {name}: an empty dataset\nhelp: pass at least one (input, info) pair")
-    return [tuple(x) if isinstance(x, (tuple, list)) and len(x) == 2 else (x, None) for x in items]
-
-
-def judge(result: Any) -> tuple[float | None, str]:
-    """``(score, feedback text)`` from what a feedback or eval function returned: a text, a
-    number, a bool, a ``(score, text)`` pair or a ``{"score", "feedback"}`` dict."""
-    if isinstance(result, str):
-        return None, result
-    if isinstance(result, bool):
-        return float(result), "correct" if result else "incorrect"
-    if isinstance(result, (int, float)):
-        return float(result), f"score: {result:g}"
-    if isinstance(result, Mapping) and ("score" in result or "feedback" in result):
-        score = result.get("score")
-        return (None if score is None else float(score)), str(result.get("feedback", ""))
-    if isinstance(result, (tuple, list)) and len(result) == 2:
-        a, b = result
-        if isinstance(b, (int, float)) and not isinstance(a, (int, float)):
-            a, b = b, a
-        if isinstance(a, (int, float)):
-            return float(a), str(b)
-    raise TypeError(
-        f"Invalid feedback: {result!r:.80}\nhelp: return a text, a score, or a (score, text) pair from feedback_fn"
-    )
-
-
-def _run(agent: Callable[[Any], Any], fn: Judge, example: Example, failure_score: float) -> tuple[Any, float | None, str]:
-    x, info = example
-    try:
-        out = agent(x)
-    except ExecutionError as e:
-        return e.exception_node, failure_score, f"The program raised an exception:\n{e.exception_node.data}"
-    score, text = judge(fn(x, out.data if isinstance(out, Node) else out, info))
-    return out, score, text
 
 
 def evaluate(
