@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from ..bundle import FunModule
-from ..errors import ExecutionError, LLMError
+from ..errors import ConstraintViolation, ExecutionError, LLMError, ReplyParseError
 from ..llm.builtins import _ask_parsed, _check_reasks, _Config, _info
 from ..llm.registry import BackendSpec, get_llm
 from ..modules import Module
@@ -54,8 +54,9 @@ class LLMFunction(Module):
       the node.
     - ``fn.instruction`` is the docstring as a parameter; ``fn.parameters()`` hands it to an
       optimizer; ``state_dict``/``save``/``load`` work as on any ``Module``.
-    - A reply that cannot be decoded after ``max_reasks`` re-asks raises ``ReplyParseError``
-      (inside an ``ExecutionError`` with its graph node for traced calls). Backend failures
+    - A reply that cannot be decoded after ``max_reasks`` re-asks, or a constrained reply cut
+      short by ``max_tokens``, raises ``ReplyParseError`` (inside an ``ExecutionError`` with
+      its graph node for traced calls). Backend failures
       (``LLMError``: budget, authentication, ...) are raised as they are.
     """
 
@@ -200,7 +201,11 @@ def _make_op(fun: LLMFunction) -> FunModule:
         cfg = _Config(llm=get_llm(fun.llm), params=dict(fun.params), max_reasks=fun.max_reasks)
         messages = spec.messages(instruction, spec.unflatten(flat))
         what = f"{display(returns)} for {spec.name}()"
-        value, responses = _ask_parsed(cfg, messages, lambda text: parse_reply(text, returns), constraint, what)
+        try:
+            value, responses = _ask_parsed(cfg, messages, lambda text: parse_reply(text, returns), constraint, what)
+        except ConstraintViolation as e:  # a constrained reply cut short (max_tokens): same failure, one error type
+            reason = str(e).split("\n", 1)[0]
+            raise ReplyParseError(f"{spec.qualname}(): {reason}", reply=str(e.output or ""), hint=e.hint) from None
         info = _info(cfg, responses, constraint)
         info["function"] = spec.qualname
         return WithInfo(value, info)
