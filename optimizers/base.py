@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from trace_opt import Feedback, Module, Node, ParameterNode, Propagator, stable_names
 from trace_opt.errors import ConstraintViolation
 from trace_opt.llm import LLM, get_llm, resolve, track_usage
+from trace_opt.store import active_store
 
 from .hyper import Hyper, check_hyperparameters
 from . import state
@@ -94,6 +95,9 @@ class Optimizer:
         self.log: list[dict[str, Any]] = []
         #: per group, the remembered (variables, feedback, score) entries, oldest first
         self.memory: list[deque[dict[str, Any]]] = []
+        #: what each step commits to the active store (``trace_opt.store.use_store``): a Module
+        #: (versions named like its state_dict; ``train`` sets it) or, if None, the parameters
+        self.history: Any = None
         for group in _as_groups(parameters):
             self.add_param_group(group)
 
@@ -206,6 +210,11 @@ class Optimizer:
         for index, entry in getattr(proposal, "memory", []):
             self._remember(index, entry)
         self.step_count += 1
+        store = active_store()
+        version = None
+        if store is not None and changed:
+            source = self.history if self.history is not None else self.parameters
+            version = store.commit_parameters(source, message=f"{type(self).__name__} step {self.step_count}").digest
         record: dict[str, Any] = {
             "step": self.step_count,
             "tokens": getattr(proposal, "tokens", 0),
@@ -215,6 +224,8 @@ class Optimizer:
             "rejected": {p.name: reason for p, reason in rejected.items()},
             "reasoning": str(getattr(proposal, "reasoning", ""))[:500],
         }
+        if version is not None:
+            record["version"] = version
         self.log.append(record)
         log.info("step %d: changed %s, rejected %s, %d tokens", self.step_count, changed or "nothing",
                  list(record["rejected"]) or "nothing", record["tokens"])  # fmt: skip

@@ -124,6 +124,8 @@ def train(
         raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")
     scorer = eval_fn or feedback_fn
     params = optimizer.parameters
+    if isinstance(agent, Module) and optimizer.history is None:
+        optimizer.history = agent  # parameter versions in the store are named like its state_dict
     rng = random.Random(seed)
     total = epochs * math.ceil(len(examples) / batch_size)
     history = TrainLog()

@@ -72,3 +72,16 @@ def test_graph_freed_without_gc_when_acyclic() -> None:
     r = weakref.ref(y)
     del y
     assert r() is None  # reference counting alone frees it: no cycles through nodes
+
+
+def test_render_draws_a_recorded_run() -> None:
+    from trace_opt.store import Store
+
+    @trace.bundle()
+    def double(x):
+        return 2 * x
+
+    with trace.record(Store()) as run:
+        double(double(1))
+    src = trace.render(run).source
+    assert "double" in src and "digraph" in src

@@ -57,7 +57,9 @@ __all__ = [
     "Prefix",
     "Propagator",
     "Regex",
+    "Run",
     "Stop",
+    "Store",
     "Subgraph",
     "Template",
     "TraceOptError",
@@ -70,7 +72,9 @@ __all__ = [
     "node",
     "operators",
     "parallel",
+    "record",
     "render",
+    "request_input",
     "run",
     "stable_names",
     "stop_tracing",
@@ -81,8 +85,10 @@ __all__ = [
     "tracing",
 ]
 
-# Loaded on first attribute access: they pull optional packages or are rarely needed.
-_LAZY_SUBMODULES = {"llm"}
+# Loaded on first attribute access: they pull optional packages (sqlite, litellm...) or are
+# rarely needed, and `import trace_opt` should stay fast.
+_LAZY_SUBMODULES = {"llm", "replay", "sandbox", "store"}
+_LAZY_NAMES = {"Run": "replay", "Store": "store", "record": "replay", "request_input": "replay"}
 
 del _propagation, _visualize
 
@@ -90,4 +96,6 @@ del _propagation, _visualize
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module 'trace_opt' has no attribute {name!r}")

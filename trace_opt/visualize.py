@@ -47,7 +47,7 @@ def _label(n: Node[Any], limit: int) -> str:
 
 
 def render(
-    output: Node[Any] | Iterable[Node[Any]],
+    output: Node[Any] | Iterable[Node[Any]] | Any,
     max_label: int = 60,
     max_nodes: int = 500,
     rankdir: str = "TB",
@@ -55,7 +55,8 @@ def render(
     """A ``graphviz.Digraph`` of everything ``output`` was computed from.
 
     Graphs larger than ``max_nodes`` keep the nodes nearest the output and say how many
-    were left out.
+    were left out. A recorded run (``trace_opt.record``) renders as its call tree, with
+    replayed calls, overrides and the replay point marked.
 
     >>> import trace_opt as trace
     >>> x = trace.node("a", trainable=True)
@@ -68,6 +69,8 @@ def render(
         raise BackendUnavailable(
             "drawing needs the graphviz package", hint="pip install graphviz (and apt-get install graphviz for the dot binary)"
         ) from None
+    if not isinstance(output, Node) and callable(getattr(output, "dot", None)):
+        return graphviz.Source(output.dot())  # a recorded Run draws itself
     order = topological_order(output)
     dropped = max(0, len(order) - max_nodes)
     kept = order[dropped:]
