@@ -19,18 +19,26 @@ from .base import Optimizer
 from .opro import OPRO
 from .optoprime import OptoPrime
 from .proposal import Proposal
+from .search import GEPA, BeamSearch, Budget, PrioritySearch, SearchLog, SearchTrainer, propose_k
 from .textgrad import TextGrad, TextualGradients
 from .train import evaluate, train
 from .trainlog import TrainLog
 
 __all__ = [
+    "BeamSearch",
+    "Budget",
+    "GEPA",
     "OPRO",
     "Optimizer",
     "OptoPrime",
+    "PrioritySearch",
     "Proposal",
+    "SearchLog",
+    "SearchTrainer",
     "TextGrad",
     "TextualGradients",
     "TrainLog",
     "evaluate",
+    "propose_k",
     "train",
 ]

@@ -17,16 +17,17 @@ import os
 import random
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from trace_opt import Module, Node, execution, stop_tracing
 from trace_opt.errors import BudgetExceeded, ReplyParseError
-from trace_opt.llm import track_usage
+from trace_opt.llm import LocalLLM, track_usage
 
 from .base import Optimizer
 from .data import Example, Judge, judge
 from .data import examples as _examples
 from .data import run_example as _run
+from .search import BeamSearch, SearchTrainer
 from .trainlog import TrainLog
 
 __all__ = ["evaluate", "train"]
@@ -88,6 +89,7 @@ def train(
     failure_score: float = 0.0,
     callback: Callable[[dict[str, Any]], Any] | None = None,
     verbose: bool = False,
+    trainer: SearchTrainer | Literal["auto", "step"] = "auto",
 ) -> TrainLog:
     """Train ``optimizer``'s parameters of ``agent`` on ``dataset``; returns the per-step log.
 
@@ -101,6 +103,12 @@ def train(
     ``callback(record)`` returns ``False``, or when an LLM budget is exhausted. A step whose
     reply cannot be read is logged as skipped. ``verbose`` draws a progress bar on stderr.
 
+    ``trainer`` picks the loop: ``"step"`` is the one above (one suggestion per step); a
+    ``SearchTrainer`` (``BeamSearch``, ``PrioritySearch``, ``GEPA``) samples k candidates per
+    step and keeps the best, returning a ``SearchLog``; ``"auto"`` (the default) is
+    ``BeamSearch(k=4, beam_width=1)`` -- best-of-4 -- when the optimizer's model is the embedded
+    ``LocalLLM``, whose single suggestions are rarely better, and ``"step"`` otherwise.
+
     >>> import trace_opt as trace
     >>> from trace_opt.llm import FunctionLLM
     >>> from optimizers import OptoPrime
@@ -111,10 +119,19 @@ def train(
     >>> k.data, history.best_score
     (3, 1.0)
     """
-    examples = _examples(dataset, "dataset")
-    val = _examples(valset, "valset") if valset is not None else None
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
+    if trainer == "auto":
+        trainer = BeamSearch(k=4, beam_width=1) if isinstance(optimizer.llm, LocalLLM) else "step"
+    if isinstance(trainer, SearchTrainer):
+        return trainer.train(agent, dataset, feedback_fn, optimizer, epochs=epochs, batch_size=batch_size, valset=valset,
+                             eval_fn=eval_fn, concurrency=concurrency, patience=patience, target_score=target_score,
+                             checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle, seed=seed,
+                             failure_score=failure_score, callback=callback, verbose=verbose)  # fmt: skip
+    if trainer != "step":
+        raise ValueError(f"Invalid trainer: {trainer!r:.80}\nhelp: pass 'auto', 'step' or a search trainer (BeamSearch(...))")
+    examples = _examples(dataset, "dataset")
+    val = _examples(valset, "valset") if valset is not None else None
     if not callable(feedback_fn):
         raise TypeError(f"Invalid feedback_fn: {feedback_fn!r:.80}\nhelp: pass fn(input, output, info) -> feedback")
     for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("concurrency", concurrency, 1)):

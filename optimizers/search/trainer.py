@@ -1,0 +1,137 @@
+"""``SearchTrainer``: what every search shares -- options, the budget, the run, the end.
+
+A subclass implements ``_search(run)``: pick parents, ``run.expand`` them on minibatches, keep
+some children, ``run.consider`` the promising ones for "best" and close each step with
+``run.end_step``. The base class validates the options, opens the budget, catches its end,
+and restores (and commits) the best parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+from trace_opt import Module
+from trace_opt.errors import BudgetExceeded
+from trace_opt.store import Store
+
+from ..base import Optimizer
+from ..data import Judge
+from .budget import Budget
+from .log import SearchLog
+from .run import SearchRun
+
+__all__ = ["SearchTrainer"]
+
+
+def _int(name: str, value: Any, low: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
+
+
+class SearchTrainer:
+    """Base of the search trainers: k candidates per step, scored on minibatches.
+
+    Args:
+        k: proposals sampled per expansion (distinct ``sample_id``\\ s).
+        temperature: sampling temperature of the proposals (``None``: the backend's default).
+        max_feedback_tokens: budget of the feedback sent back per expansion (see
+            ``aggregate_feedback``).
+        verbatim: examples whose feedback (and graph) is shown verbatim per expansion.
+        proposal_concurrency: proposals requested at once (1 for a local model, which
+            serializes calls anyway).
+
+    ``train(agent, dataset, feedback_fn, optimizer, ...)`` takes ``train``'s arguments plus
+    ``steps`` (default ``epochs * ceil(len(dataset) / batch_size)``), ``budget`` (a ``Budget``)
+    and ``store`` (default: the active store) and returns a ``SearchLog``. The best parameters
+    are restored at the end and committed to the store whenever they improve.
+    ``restore_best=False`` leaves the initial values (the best are in ``log.best_values``).
+    """
+
+    def __init__(
+        self,
+        *,
+        k: int = 4,
+        temperature: float | None = 1.0,
+        max_feedback_tokens: int = 800,
+        verbatim: int = 3,
+        proposal_concurrency: int = 1,
+    ) -> None:
+        _int("k", k, 1)
+        _int("max_feedback_tokens", max_feedback_tokens, 50)
+        _int("verbatim", verbatim, 1)
+        _int("proposal_concurrency", proposal_concurrency, 1)
+        if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+                                        or not 0 <= temperature <= 2):  # fmt: skip
+            raise ValueError(f"Invalid temperature: {temperature!r}\nhelp: pass a number in [0, 2], or None")
+        self.k = k
+        self.temperature = temperature
+        self.max_feedback_tokens = max_feedback_tokens
+        self.verbatim = verbatim
+        self.proposal_concurrency = proposal_concurrency
+
+    def train(
+        self,
+        agent: Callable[[Any], Any],
+        dataset: Any,
+        feedback_fn: Judge,
+        optimizer: Optimizer,
+        *,
+        steps: int | None = None,
+        epochs: int = 1,
+        batch_size: int = 4,
+        valset: Any = None,
+        eval_fn: Judge | None = None,
+        concurrency: int = 4,
+        budget: Budget | None = None,
+        store: Store | None = None,
+        patience: int | None = None,
+        target_score: float | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        restore_best: bool = True,
+        shuffle: bool = True,
+        seed: int | None = 0,
+        failure_score: float = 0.0,
+        callback: Callable[[dict[str, Any]], Any] | None = None,
+        verbose: bool = False,
+    ) -> SearchLog:
+        """Search for better values of ``optimizer``'s parameters of ``agent``; see the class."""
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
+        if not callable(feedback_fn):
+            raise TypeError(f"Invalid feedback_fn: {feedback_fn!r:.80}\nhelp: pass fn(input, output, info) -> (score, text)")
+        for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("concurrency", concurrency, 1)):
+            _int(name, value, low)
+        _int("steps", steps, 1, optional=True)
+        _int("patience", patience, 1, optional=True)
+        if budget is not None and not isinstance(budget, Budget):
+            raise TypeError(f"Invalid budget: {budget!r:.80}\nhelp: pass optimizers.Budget(calls=..., seconds=...)")
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"Invalid store: {store!r:.80}\nhelp: pass a trace_opt.store.Store, or None")
+        if checkpoint is not None and not isinstance(agent, Module):
+            raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")
+        opts = dict(valset=valset, eval_fn=eval_fn, concurrency=concurrency, store=store, patience=patience,
+                    target_score=target_score, checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle,
+                    seed=seed, failure_score=failure_score, callback=callback, verbose=verbose,
+                    batch_size=batch_size)  # fmt: skip
+        run = SearchRun(self, agent, dataset, feedback_fn, optimizer, opts)
+        total = steps if steps is not None else epochs * math.ceil(len(run.examples) / batch_size)
+        with (budget or Budget()).track() as (usage, clock):
+            run.usage, run.clock = usage, clock
+            try:
+                self._search(run, total)
+            except BudgetExceeded as e:
+                run.stop = f"budget exhausted: {str(e).splitlines()[0]}"
+                run.end_step(run.stop)
+            return run.finish()
+
+    def _search(self, run: SearchRun, steps: int) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _search")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
