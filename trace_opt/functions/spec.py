@@ -233,6 +233,8 @@ class FunctionSpec:
             star = "*" if kind is inspect.Parameter.VAR_POSITIONAL else "**" if kind is inspect.Parameter.VAR_KEYWORD else ""
             shown.append(prompts.ARGUMENT.format(name=star + name, value=_dumps(value)))
         schema = {k: v for k, v in constraint.schema.items() if k != "$defs"}
+        if schema.get("title") in named:  # shown in full under Types already
+            schema = {"$ref": f"#/$defs/{schema['title']}"}
         user = prompts.CALL.format(
             definition=self.definition(instruction),
             types=types,

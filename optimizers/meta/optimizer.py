@@ -1,0 +1,421 @@
+"""``MetaOptimizer``: tune a task's hyperparameters from runs of the task, with an LLM in the loop.
+
+One round runs the task on every task parameter set with the current hyperparameters, scores
+each run, and has the LLM reflect on each (what happened, how good, what to change, which
+settings are missing). Between rounds the LLM estimates the chance that another round beats
+the best score -- the loop stops when that is low, when a target score is reached, after
+``patience`` rounds without progress, or when a budget (rounds, LLM calls, tokens) would be
+overspent -- and suggests the next settings. Rounds older than ``history_window`` are folded
+into a running summary so the prompts stay short however long the search runs.
+
+The LLM steps are ``llm_function`` s (``optimizers.meta.steps``) specialised to the user's
+own dataclasses, so a suggestion arrives as a validated instance of the hyperparameter type.
+Their instructions are trainable (``parameters()``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, Literal
+
+from trace_opt import FunModule
+from trace_opt.constraints import JSONSchema
+from trace_opt.errors import BudgetExceeded, ConstraintError, ReplyParseError
+from trace_opt.functions import LLMFunction, concrete
+from trace_opt.functions.spec import jsonable
+from trace_opt.functions.types import display
+from trace_opt.llm import UsageTracker, track_usage
+from trace_opt.llm.registry import BackendSpec
+from trace_opt.nodes import ParameterNode
+from trace_opt.replay import record
+from trace_opt.store import Store
+
+from . import steps
+from .records import H, ImprovementEstimate, MetaResult, P, Reflection, RoundRecord, Suggestion
+from .trials import run_trial
+
+__all__ = ["HyperparameterOptimizer", "MetaOptimizer"]
+
+log = logging.getLogger("optimizers.meta")
+
+Estimator = Literal["llm", "history"]
+
+
+def _positive(name: str, value: Any, low: int = 1, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
+
+
+def _schema_type(value: Any, what: str) -> type:
+    tp = type(value)
+    try:
+        JSONSchema(concrete(tp))
+    except (ConstraintError, TypeError) as e:
+        raise TypeError(
+            f"Invalid {what}: a {tp.__name__}, which has no JSON schema ({str(e).splitlines()[0]})\n"
+            f"help: make {what} an instance of a dataclass (or pydantic model) whose fields are JSON types"
+        ) from None
+    return tp
+
+
+class MetaOptimizer(Generic[P, H]):
+    """Tune ``hyperparameters`` (a dataclass instance) of ``task(task_parameters, hyperparameters)``.
+
+    ``score(task_parameters, result)`` returns a number (higher is better), a ``(score,
+    feedback)`` pair or ``{"score", "feedback"}``. ``task_parameters`` is one value or a list:
+    each round runs the task on each and averages the scores. ``optimize()`` returns a
+    :class:`MetaResult` with the best hyperparameters seen; ``rounds`` keeps every run,
+    reflection, estimate and suggestion. With a ``store``, each round is a recorded, replayable
+    run (``trace_opt.replay.Run.load(store, record.run_id)``), is committed as an object, and
+    each hyperparameter set is a version (``store.history`` under ``meta/<task name>``).
+
+    Stopping: ``max_rounds``; ``max_llm_calls`` / ``max_tokens`` (everything the loop does,
+    the task's own LLM calls included; a round is not started when the average round would not
+    fit); ``target_score``; ``patience`` rounds without a new best; and, from ``min_rounds``
+    on, an estimated improvement probability below ``min_improvement_probability`` (asked of
+    the LLM, or ``estimate="history"``: the smoothed rate of recent rounds that set a new best).
+
+    >>> from dataclasses import dataclass
+    >>> from trace_opt.llm import FunctionLLM
+    >>> @dataclass
+    ... class Settings:
+    ...     temperature: float
+    >>> def task(x, h):
+    ...     return x * h.temperature
+    >>> def reply(messages, **kw):
+    ...     text = messages[-1]["content"]
+    ...     if "def reflect" in text:
+    ...         return ('{"feedback": "ok", "evaluation": "fine", "suggested_changes": "raise it", '
+    ...                 '"suggested_hyperparameters": {"temperature": 0.9}}')
+    ...     return '{"probability": 0.01, "reasoning": "flat"}'
+    >>> meta = MetaOptimizer(task, lambda x, r: r, Settings(0.5), [1.0], llm=FunctionLLM(reply), min_rounds=1)
+    >>> result = meta.optimize()
+    >>> result.best_hyperparameters, result.best_score, result.stop_reason
+    (Settings(temperature=0.5), 0.5, 'low_improvement_probability')
+    """
+
+    def __init__(
+        self,
+        task: Callable[[Any, Any], Any],
+        score: Callable[[Any, Any], Any],
+        hyperparameters: H,
+        task_parameters: Sequence[P] | P,
+        *,
+        description: str = "",
+        llm: BackendSpec | None = None,
+        max_rounds: int = 8,
+        max_llm_calls: int | None = None,
+        max_tokens: int | None = None,
+        min_improvement_probability: float = 0.1,
+        min_rounds: int = 2,
+        patience: int | None = None,
+        target_score: float | None = None,
+        estimate: Estimator = "llm",
+        history_window: int = 4,
+        tune_task_parameters: bool = False,
+        store: Store | None = None,
+        failure_score: float = 0.0,
+        max_reasks: int = 2,
+        result_chars: int = 2000,
+        name: str | None = None,
+    ) -> None:
+        if not callable(task) or not callable(score):
+            raise TypeError("Invalid task or score: both must be callables\nhelp: task(task_parameters, hyperparameters) -> result; score(task_parameters, result) -> float")
+        _positive("max_rounds", max_rounds)
+        _positive("max_llm_calls", max_llm_calls, 0, optional=True)
+        _positive("max_tokens", max_tokens, 0, optional=True)
+        _positive("min_rounds", min_rounds)
+        _positive("patience", patience, optional=True)
+        _positive("history_window", history_window)
+        _positive("result_chars", result_chars, 40)
+        if not 0.0 <= min_improvement_probability <= 1.0:
+            raise ValueError(f"Invalid min_improvement_probability: {min_improvement_probability!r}\nhelp: a probability in [0, 1]")
+        if estimate not in ("llm", "history"):
+            raise ValueError(f"Invalid estimate: {estimate!r}\nhelp: 'llm' or 'history'")
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"Invalid store: {type(store).__name__}\nhelp: pass a trace_opt.store.Store")
+        tasks = list(task_parameters) if isinstance(task_parameters, (list, tuple)) else [task_parameters]
+        if not tasks:
+            raise ValueError("Invalid task_parameters: an empty list\nhelp: give at least one set of task parameters")
+        self.hyperparameter_type = _schema_type(hyperparameters, "hyperparameters")
+        self.task_parameter_type = _schema_type(tasks[0], "task_parameters") if tune_task_parameters else type(tasks[0])
+        self.name = name or getattr(task, "__name__", "task")
+        self.task = task if isinstance(task, FunModule) else FunModule(task, name=self.name)
+        self.score = score
+        self.hyperparameters: H = hyperparameters
+        self.task_parameters: list[P] = tasks
+        self.description = description
+        self.max_rounds, self.max_llm_calls, self.max_tokens = max_rounds, max_llm_calls, max_tokens
+        self.min_improvement_probability, self.min_rounds, self.patience = min_improvement_probability, min_rounds, patience
+        self.target_score, self.estimator, self.history_window = target_score, estimate, history_window
+        self.tune_task_parameters, self.store, self.failure_score = tune_task_parameters, store, failure_score
+        self.result_chars = result_chars
+        types = {P: self.task_parameter_type, H: self.hyperparameter_type}
+        #: the LLM steps, specialised to these types, each with its own trainable instruction
+        self.steps: dict[str, LLMFunction] = {
+            fn.spec.name: fn.specialize(types, llm=llm, max_reasks=max_reasks)
+            for fn in (steps.reflect, steps.suggest, steps.summarize, steps.estimate_improvement)
+        }
+        self.rounds: list[RoundRecord[P, H]] = []
+        self.summary = ""
+        self._folded = 0  # rounds already folded into the summary
+        self._spent = {"calls": 0, "tokens": 0, "cost": 0.0}  # by finished optimize() / step() calls
+        self._live: UsageTracker | None = None  # the tracker of the optimize() / step() running now
+        self._first = 0  # the first round of the running optimize()
+
+    # -- what the prompts say about the task ---------------------------------------------------
+
+    @property
+    def task_text(self) -> str:
+        fields = jsonable(self.hyperparameters)
+        lines = [self.description.strip()] if self.description.strip() else []
+        lines.append(
+            f"The task is `{self.name}(task_parameters, hyperparameters)`; the hyperparameters are a "
+            f"{display(self.hyperparameter_type)} with the fields {list(fields) if isinstance(fields, dict) else fields}. "
+            "Each run is scored; higher scores are better."
+        )
+        if self.target_score is not None:
+            lines.append(f"A score of {self.target_score:g} is perfect.")
+        return "\n".join(lines)
+
+    def parameters(self) -> list[ParameterNode[Any]]:
+        """The trainable instructions of the LLM steps (the meta-optimiser's own prompts)."""
+        return [p for fn in self.steps.values() for p in fn.parameters()]
+
+    @property
+    def best(self) -> RoundRecord[P, H] | None:
+        """The round with the highest score (complete rounds first; the earliest on ties)."""
+        done = [r for r in self.rounds if r.complete] or self.rounds
+        return max(done, key=lambda r: r.score) if done else None
+
+    # -- one round -----------------------------------------------------------------------------
+
+    def run_round(self) -> RoundRecord[P, H]:
+        """Run the task on every task parameter set with the current hyperparameters, and reflect."""
+        index = len(self.rounds)
+        calls, tokens = self.usage["calls"], self.usage["tokens"]
+        best = self.best.view() if self.best is not None else None
+        hyper, tasks = self.hyperparameters, list(self.task_parameters)
+        trials, reflections, complete = [], [], True
+        with self._recording() as run:
+            try:
+                for tp in tasks:
+                    trials.append(run_trial(self.task, self.score, index, tp, hyper, self.failure_score, self.result_chars))
+                for trial in trials:
+                    reflection = self._reflect(trial, best)
+                    if reflection is not None:
+                        reflections.append(reflection)
+            except BudgetExceeded:
+                log.info("round %d: the LLM budget ran out", index)
+                complete = len(trials) == len(tasks)
+        for trial in trials:
+            trial.run_id = run.id if run is not None else None
+        score = statistics.fmean(t.score for t in trials) if trials else self.failure_score
+        rec = RoundRecord(index, hyper, tasks, trials, score, reflections, complete=complete,
+                          run_id=run.id if run is not None else None)  # fmt: skip
+        rec.calls, rec.tokens = self.usage["calls"] - calls, self.usage["tokens"] - tokens
+        self.rounds.append(rec)
+        log.info("round %d: score %.4g with %s", index, score, hyper)
+        self._fold_history()
+        return rec
+
+    def _reflect(self, trial: Any, best: Any) -> Reflection[H] | None:
+        try:
+            return self.steps["reflect"](self.task_text, trial, best)  # type: ignore[no-any-return]
+        except ReplyParseError as e:
+            log.warning("no usable reflection on round %d: %s", trial.round, str(e).splitlines()[0])
+            return None
+
+    @contextlib.contextmanager
+    def _recording(self) -> Iterator[Any]:
+        if self.store is None:
+            yield None
+            return
+        with record(self.store) as run:
+            yield run
+
+    def _fold_history(self) -> None:
+        old = self.rounds[self._folded : len(self.rounds) - self.history_window]
+        if not old:
+            return
+        try:
+            self.summary = self.steps["summarize"](self.task_text, self.summary, [r.view() for r in old])
+            self._folded += len(old)
+        except (ReplyParseError, BudgetExceeded) as e:
+            log.warning("history not summarised: %s", str(e).splitlines()[0])
+
+    def _recent(self) -> list[Any]:
+        return [r.view() for r in self.rounds[max(self._folded, len(self.rounds) - self.history_window) :]]
+
+    # -- between rounds ------------------------------------------------------------------------
+
+    def estimate(self) -> ImprovementEstimate:
+        """The probability that another round beats the best score (see the class docstring)."""
+        best = self.best
+        if best is None:
+            return ImprovementEstimate(1.0, "nothing tried yet")
+        if self.estimator == "history":
+            recent = self.rounds[-self.history_window :]
+            first = len(self.rounds) - len(recent)
+            gains = sum(
+                r.score > max(p.score for p in self.rounds[: first + i]) for i, r in enumerate(recent) if first + i > 0
+            )  # fmt: skip
+            tried = sum(1 for i in range(len(recent)) if first + i > 0)
+            return ImprovementEstimate((gains + 0.5) / (tried + 1), f"{gains} of the last {tried} rounds set a new best")
+        left = self.max_rounds - len(self.rounds)
+        return self.steps["estimate_improvement"](  # type: ignore[no-any-return]
+            self.task_text, self.summary, self._recent(), best.view(), left, self.target_score
+        )
+
+    def propose(self) -> Suggestion[P, H]:
+        """Ask the LLM for the next settings; nothing changes until :meth:`update`."""
+        best = self.best
+        return self.steps["suggest"](  # type: ignore[no-any-return]
+            self.task_text, self.hyperparameters, self.summary, self._recent(),
+            best.view() if best is not None else None, self.tune_task_parameters,
+        )  # fmt: skip
+
+    def update(self, suggestion: Suggestion[P, H]) -> None:
+        """Adopt a suggestion: its hyperparameters, and its task parameters if those are tuned."""
+        if not isinstance(suggestion.hyperparameters, self.hyperparameter_type):
+            raise TypeError(
+                f"Invalid suggestion: hyperparameters of type {type(suggestion.hyperparameters).__name__}\n"
+                f"help: suggest a {self.hyperparameter_type.__name__}"
+            )
+        if any(r.hyperparameters == suggestion.hyperparameters for r in self.rounds):
+            log.info("the suggestion repeats settings already tried: %s", suggestion.hyperparameters)
+        self.hyperparameters = suggestion.hyperparameters
+        if self.tune_task_parameters and suggestion.task_parameters:
+            self.task_parameters = list(suggestion.task_parameters)
+        if self.rounds:
+            self.rounds[-1].suggestion = suggestion
+
+    def step(self) -> RoundRecord[P, H]:
+        """One round, then the next settings adopted: ``run_round()`` and ``update(propose())``."""
+        with self._tracking():
+            rec = self.run_round()
+            self.update(self.propose())
+        self._commit(rec)
+        return rec
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        """LLM calls, tokens and dollars spent by this optimiser so far (the task's calls included)."""
+        live = self._live
+        extra = (live.calls, live.total_tokens, live.cost) if live is not None else (0, 0, 0.0)
+        return {
+            "calls": self._spent["calls"] + extra[0],
+            "tokens": self._spent["tokens"] + extra[1],
+            "cost": self._spent["cost"] + extra[2],
+        }
+
+    @contextlib.contextmanager
+    def _tracking(self, max_calls: int | None = None, max_tokens: int | None = None) -> Iterator[None]:
+        with track_usage(max_calls=max_calls, max_tokens=max_tokens) as tracker:
+            self._live = tracker
+            try:
+                yield
+            finally:
+                self._live = None
+                self._spent["calls"] += tracker.calls
+                self._spent["tokens"] += tracker.total_tokens
+                self._spent["cost"] += tracker.cost
+
+    def optimize(self) -> MetaResult[P, H]:
+        """Run rounds until a stopping rule fires; return the best settings seen (see :class:`MetaResult`)."""
+        stop: str | None = None
+        self._first = len(self.rounds)
+        with self._tracking(max_calls=self.max_llm_calls, max_tokens=self.max_tokens):
+            while stop is None:
+                stop = self._budget_left()
+                if stop is not None:
+                    break
+                rec = self.run_round()
+                stop = self._stop_after(rec)
+                if stop is None:
+                    try:
+                        self.update(self.propose())
+                    except BudgetExceeded:
+                        stop = "budget"
+                    except ReplyParseError as e:
+                        log.warning("no usable suggestion, stopping: %s", str(e).splitlines()[0])
+                        stop = "no_suggestion"
+                self._commit(rec)
+        return self.result(stop)
+
+    def _budget_left(self) -> str | None:
+        if len(self.rounds) >= self.max_rounds:
+            return "max_rounds"
+        live = self._live
+        if live is None:
+            return None
+        n = len(self.rounds) - self._first
+        for limit, used in ((self.max_llm_calls, live.calls), (self.max_tokens, live.total_tokens)):
+            if limit is None:
+                continue
+            per_round = used / n if n else 0
+            if used >= limit or (n and used + per_round > limit):
+                return "budget"
+        return None
+
+    def _stop_after(self, rec: RoundRecord[P, H]) -> str | None:
+        best = self.best
+        if not rec.complete:
+            return "budget"
+        if self.target_score is not None and best is not None and best.score >= self.target_score:
+            return "target_score"
+        if len(self.rounds) >= self.max_rounds:
+            return "max_rounds"
+        if self._budget_left() == "budget":
+            return "budget"
+        if self.patience is not None and best is not None and len(self.rounds) - 1 - best.index >= self.patience:
+            return "patience"
+        if len(self.rounds) < self.min_rounds:
+            return None
+        try:
+            rec.estimate = self.estimate()
+        except BudgetExceeded:
+            return "budget"
+        except ReplyParseError as e:
+            log.warning("no usable improvement estimate: %s", str(e).splitlines()[0])
+            return None
+        log.info("round %d: improvement probability %.2f", rec.index, rec.estimate.probability)
+        return "low_improvement_probability" if rec.estimate.probability < self.min_improvement_probability else None
+
+    def _commit(self, rec: RoundRecord[P, H]) -> None:
+        if self.store is None:
+            return
+        ref = self.store.commit({"meta_round": jsonable(rec), "task": self.name})
+        self.store.set_ref(f"meta/{self.name}/round-{rec.index}", ref)
+        values = jsonable(rec.hyperparameters)
+        params = values if isinstance(values, dict) else {"hyperparameters": values}
+        version = self.store.commit_parameters(params, f"round {rec.index}: score {rec.score:.4g}", name=f"meta/{self.name}")
+        rec.refs = {"round": ref.digest, "hyperparameters": version.digest}
+
+    def result(self, stop_reason: str | None = None) -> MetaResult[P, H]:
+        """The best settings so far and everything recorded (also usable mid-way)."""
+        best = self.best
+        missing = Counter(m.strip() for r in self.rounds for x in r.reflections for m in x.missing_hyperparameters if m.strip())
+        return MetaResult(
+            best_hyperparameters=best.hyperparameters if best is not None else self.hyperparameters,
+            best_score=best.score if best is not None else self.failure_score,
+            best_round=best.index if best is not None else -1,
+            best_scores=[t.score for t in best.trials] if best is not None else [],
+            rounds=list(self.rounds),
+            stop_reason=stop_reason or "",
+            missing_hyperparameters=dict(missing.most_common()),
+            summary=self.summary,
+            usage=self.usage,
+        )
+
+
+#: The name the issue uses for the same optimiser.
+HyperparameterOptimizer = MetaOptimizer

@@ -1,0 +1,81 @@
+"""Running the task once and scoring it: the part of a round that involves no meta-LLM call."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from trace_opt import ExecutionError, FunModule, Node
+from trace_opt.errors import BudgetExceeded
+from trace_opt.functions.spec import jsonable
+from trace_opt.nodes import format_exception
+
+from .records import Trial
+
+__all__ = ["judge", "render_result", "run_trial"]
+
+log = logging.getLogger("optimizers.meta")
+
+
+def judge(result: Any) -> tuple[float, str]:
+    """``(score, feedback)`` from what a scoring function returned: a number, a bool, a
+    ``(score, text)`` pair or a ``{"score", "feedback"}`` dict.
+
+    >>> judge(0.5), judge((1, "perfect")), judge({"score": 0, "feedback": "wrong"})
+    ((0.5, ''), (1.0, 'perfect'), (0.0, 'wrong'))
+    """
+    if isinstance(result, bool):
+        return float(result), ""
+    if isinstance(result, (int, float)):
+        return float(result), ""
+    if isinstance(result, Mapping) and "score" in result:
+        return float(result["score"]), str(result.get("feedback", ""))
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        a, b = result
+        if isinstance(b, (int, float)) and not isinstance(a, (int, float)):
+            a, b = b, a
+        if isinstance(a, (int, float)):
+            return float(a), str(b)
+    raise TypeError(
+        f"Invalid score: {result!r:.80}\nhelp: the scoring function returns a number, a (score, feedback) pair "
+        "or {'score': ..., 'feedback': ...}"
+    )
+
+
+def render_result(result: Any, limit: int) -> str:
+    """The task's result as text for the prompts: JSON when it has a JSON form, cut in the middle."""
+    if isinstance(result, Node):
+        result = result.data
+    text = result if isinstance(result, str) else json.dumps(jsonable(result), ensure_ascii=False)
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ...[{len(text) - 2 * half} characters cut]... {text[-half:]}"
+
+
+def run_trial(
+    task: FunModule, score: Callable[[Any, Any], Any], index: int, task_parameters: Any, hyperparameters: Any,
+    failure_score: float, result_chars: int,
+) -> Trial[Any, Any]:
+    """Run ``task`` (bundled, so a recorder sees the call) once and score it.
+
+    A task that raises scores ``failure_score`` and its error becomes the trial's feedback;
+    an exhausted LLM budget is not the task's fault and is raised.
+    """
+    try:
+        out = task(task_parameters, hyperparameters)
+    except ExecutionError as e:
+        if isinstance(e.exception, BudgetExceeded):
+            raise e.exception from None
+        log.info("round %d: the task raised %s", index, type(e.exception).__name__)
+        return Trial(index, task_parameters, hyperparameters, "", failure_score, error=str(e.exception_node.data))
+    result = out.data
+    try:
+        raw = score(task_parameters, result)
+    except Exception as exc:  # noqa: BLE001 - a scorer that fails on this result: score it as a failure
+        return Trial(index, task_parameters, hyperparameters, render_result(result, result_chars), failure_score,
+                     error=f"the scoring function raised: {format_exception(exc)}")  # fmt: skip
+    value, feedback = judge(raw)
+    return Trial(index, task_parameters, hyperparameters, render_result(result, result_chars), value, feedback)
