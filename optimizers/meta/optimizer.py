@@ -16,6 +16,7 @@ Their instructions are trainable (``parameters()``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import statistics
 from collections import Counter
@@ -54,6 +55,11 @@ def _positive(name: str, value: Any, low: int = 1, optional: bool = False) -> No
 
 def _schema_type(value: Any, what: str) -> type:
     tp = type(value)
+    if not (dataclasses.is_dataclass(value) or callable(getattr(tp, "model_validate", None))):
+        raise TypeError(
+            f"Invalid {what}: a {tp.__name__}, not a dataclass or pydantic model instance\n"
+            f"help: declare the {what} as a dataclass, so suggestions are typed and validated"
+        )
     try:
         JSONSchema(concrete(tp))
     except (ConstraintError, TypeError) as e:
@@ -198,6 +204,10 @@ class MetaOptimizer(Generic[P, H]):
 
     def run_round(self) -> RoundRecord[P, H]:
         """Run the task on every task parameter set with the current hyperparameters, and reflect."""
+        with self._tracking():
+            return self._run_round()
+
+    def _run_round(self) -> RoundRecord[P, H]:
         index = len(self.rounds)
         calls, tokens = self.usage["calls"], self.usage["tokens"]
         best = self.best.view() if self.best is not None else None
@@ -257,6 +267,10 @@ class MetaOptimizer(Generic[P, H]):
 
     def estimate(self) -> ImprovementEstimate:
         """The probability that another round beats the best score (see the class docstring)."""
+        with self._tracking():
+            return self._estimate()
+
+    def _estimate(self) -> ImprovementEstimate:
         best = self.best
         if best is None:
             return ImprovementEstimate(1.0, "nothing tried yet")
@@ -276,10 +290,11 @@ class MetaOptimizer(Generic[P, H]):
     def propose(self) -> Suggestion[P, H]:
         """Ask the LLM for the next settings; nothing changes until :meth:`update`."""
         best = self.best
-        return self.steps["suggest"](  # type: ignore[no-any-return]
-            self.task_text, self.hyperparameters, self.summary, self._recent(),
-            best.view() if best is not None else None, self.tune_task_parameters,
-        )  # fmt: skip
+        with self._tracking():
+            return self.steps["suggest"](  # type: ignore[no-any-return]
+                self.task_text, self.hyperparameters, self.summary, self._recent(),
+                best.view() if best is not None else None, self.tune_task_parameters,
+            )  # fmt: skip
 
     def update(self, suggestion: Suggestion[P, H]) -> None:
         """Adopt a suggestion: its hyperparameters, and its task parameters if those are tuned."""
@@ -319,6 +334,10 @@ class MetaOptimizer(Generic[P, H]):
 
     @contextlib.contextmanager
     def _tracking(self, max_calls: int | None = None, max_tokens: int | None = None) -> Iterator[None]:
+        """Count the block's LLM calls into ``usage`` (once: nested blocks join the outer one)."""
+        if self._live is not None:
+            yield
+            return
         with track_usage(max_calls=max_calls, max_tokens=max_tokens) as tracker:
             self._live = tracker
             try:
