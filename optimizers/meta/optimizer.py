@@ -15,12 +15,10 @@ Their instructions are trainable (``parameters()``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import statistics
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, Literal
 
 from trace_opt import FunModule
@@ -29,14 +27,14 @@ from trace_opt.errors import BudgetExceeded, ConstraintError, ReplyParseError
 from trace_opt.functions import LLMFunction, concrete
 from trace_opt.functions.spec import jsonable
 from trace_opt.functions.types import display
-from trace_opt.llm import UsageTracker, track_usage
 from trace_opt.llm.registry import BackendSpec
 from trace_opt.nodes import ParameterNode
-from trace_opt.replay import record
 from trace_opt.store import Store
 
 from . import steps
 from .records import H, ImprovementEstimate, MetaResult, P, Reflection, RoundRecord, Suggestion
+from .recording import Spending, commit_round, missing_counts, recording
+from .stopping import StopRules, history_estimate
 from .trials import run_trial
 
 __all__ = ["HyperparameterOptimizer", "MetaOptimizer"]
@@ -44,13 +42,6 @@ __all__ = ["HyperparameterOptimizer", "MetaOptimizer"]
 log = logging.getLogger("optimizers.meta")
 
 Estimator = Literal["llm", "history"]
-
-
-def _positive(name: str, value: Any, low: int = 1, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
 
 
 def _schema_type(value: Any, what: str) -> type:
@@ -132,16 +123,16 @@ class MetaOptimizer(Generic[P, H]):
         name: str | None = None,
     ) -> None:
         if not callable(task) or not callable(score):
-            raise TypeError("Invalid task or score: both must be callables\nhelp: task(task_parameters, hyperparameters) -> result; score(task_parameters, result) -> float")
-        _positive("max_rounds", max_rounds)
-        _positive("max_llm_calls", max_llm_calls, 0, optional=True)
-        _positive("max_tokens", max_tokens, 0, optional=True)
-        _positive("min_rounds", min_rounds)
-        _positive("patience", patience, optional=True)
-        _positive("history_window", history_window)
-        _positive("result_chars", result_chars, 40)
-        if not 0.0 <= min_improvement_probability <= 1.0:
-            raise ValueError(f"Invalid min_improvement_probability: {min_improvement_probability!r}\nhelp: a probability in [0, 1]")
+            raise TypeError(
+                "Invalid task or score: both must be callables\nhelp: task(task_parameters, hyperparameters) -> result; "
+                "score(task_parameters, result) -> float"
+            )
+        self.rules = StopRules(max_rounds, max_llm_calls, max_tokens, min_improvement_probability, min_rounds,
+                               patience, target_score)  # fmt: skip
+        if not isinstance(history_window, int) or history_window < 1:
+            raise ValueError(f"Invalid history_window: {history_window!r}\nhelp: pass an int >= 1")
+        if not isinstance(result_chars, int) or result_chars < 40:
+            raise ValueError(f"Invalid result_chars: {result_chars!r}\nhelp: pass an int >= 40")
         if estimate not in ("llm", "history"):
             raise ValueError(f"Invalid estimate: {estimate!r}\nhelp: 'llm' or 'history'")
         if store is not None and not isinstance(store, Store):
@@ -157,9 +148,7 @@ class MetaOptimizer(Generic[P, H]):
         self.hyperparameters: H = hyperparameters
         self.task_parameters: list[P] = tasks
         self.description = description
-        self.max_rounds, self.max_llm_calls, self.max_tokens = max_rounds, max_llm_calls, max_tokens
-        self.min_improvement_probability, self.min_rounds, self.patience = min_improvement_probability, min_rounds, patience
-        self.target_score, self.estimator, self.history_window = target_score, estimate, history_window
+        self.estimator, self.history_window = estimate, history_window
         self.tune_task_parameters, self.store, self.failure_score = tune_task_parameters, store, failure_score
         self.result_chars = result_chars
         types = {P: self.task_parameter_type, H: self.hyperparameter_type}
@@ -171,14 +160,14 @@ class MetaOptimizer(Generic[P, H]):
         self.rounds: list[RoundRecord[P, H]] = []
         self.summary = ""
         self._folded = 0  # rounds already folded into the summary
-        self._spent = {"calls": 0, "tokens": 0, "cost": 0.0}  # by finished optimize() / step() calls
-        self._live: UsageTracker | None = None  # the tracker of the optimize() / step() running now
+        self.spending = Spending()
         self._first = 0  # the first round of the running optimize()
 
     # -- what the prompts say about the task ---------------------------------------------------
 
     @property
     def task_text(self) -> str:
+        """What every LLM step is told about the task: the description, the call, the settings."""
         fields = jsonable(self.hyperparameters)
         lines = [self.description.strip()] if self.description.strip() else []
         lines.append(
@@ -186,8 +175,8 @@ class MetaOptimizer(Generic[P, H]):
             f"{display(self.hyperparameter_type)} with the fields {list(fields) if isinstance(fields, dict) else fields}. "
             "Each run is scored; higher scores are better."
         )
-        if self.target_score is not None:
-            lines.append(f"A score of {self.target_score:g} is perfect.")
+        if self.rules.target_score is not None:
+            lines.append(f"A score of {self.rules.target_score:g} is perfect.")
         return "\n".join(lines)
 
     def parameters(self) -> list[ParameterNode[Any]]:
@@ -204,7 +193,7 @@ class MetaOptimizer(Generic[P, H]):
 
     def run_round(self) -> RoundRecord[P, H]:
         """Run the task on every task parameter set with the current hyperparameters, and reflect."""
-        with self._tracking():
+        with self.spending.tracking():
             return self._run_round()
 
     def _run_round(self) -> RoundRecord[P, H]:
@@ -213,7 +202,7 @@ class MetaOptimizer(Generic[P, H]):
         best = self.best.view() if self.best is not None else None
         hyper, tasks = self.hyperparameters, list(self.task_parameters)
         trials, reflections, complete = [], [], True
-        with self._recording() as run:
+        with recording(self.store) as run:
             try:
                 for tp in tasks:
                     trials.append(run_trial(self.task, self.score, index, tp, hyper, self.failure_score, self.result_chars))
@@ -242,14 +231,6 @@ class MetaOptimizer(Generic[P, H]):
             log.warning("no usable reflection on round %d: %s", trial.round, str(e).splitlines()[0])
             return None
 
-    @contextlib.contextmanager
-    def _recording(self) -> Iterator[Any]:
-        if self.store is None:
-            yield None
-            return
-        with record(self.store) as run:
-            yield run
-
     def _fold_history(self) -> None:
         old = self.rounds[self._folded : len(self.rounds) - self.history_window]
         if not old:
@@ -267,7 +248,7 @@ class MetaOptimizer(Generic[P, H]):
 
     def estimate(self) -> ImprovementEstimate:
         """The probability that another round beats the best score (see the class docstring)."""
-        with self._tracking():
+        with self.spending.tracking():
             return self._estimate()
 
     def _estimate(self) -> ImprovementEstimate:
@@ -275,22 +256,16 @@ class MetaOptimizer(Generic[P, H]):
         if best is None:
             return ImprovementEstimate(1.0, "nothing tried yet")
         if self.estimator == "history":
-            recent = self.rounds[-self.history_window :]
-            first = len(self.rounds) - len(recent)
-            gains = sum(
-                r.score > max(p.score for p in self.rounds[: first + i]) for i, r in enumerate(recent) if first + i > 0
-            )  # fmt: skip
-            tried = sum(1 for i in range(len(recent)) if first + i > 0)
-            return ImprovementEstimate((gains + 0.5) / (tried + 1), f"{gains} of the last {tried} rounds set a new best")
-        left = self.max_rounds - len(self.rounds)
+            return history_estimate(self.rounds, self.history_window)
+        left = self.rules.max_rounds - len(self.rounds)
         return self.steps["estimate_improvement"](  # type: ignore[no-any-return]
-            self.task_text, self.summary, self._recent(), best.view(), left, self.target_score
+            self.task_text, self.summary, self._recent(), best.view(), left, self.rules.target_score
         )
 
     def propose(self) -> Suggestion[P, H]:
         """Ask the LLM for the next settings; nothing changes until :meth:`update`."""
         best = self.best
-        with self._tracking():
+        with self.spending.tracking():
             return self.steps["suggest"](  # type: ignore[no-any-return]
                 self.task_text, self.hyperparameters, self.summary, self._recent(),
                 best.view() if best is not None else None, self.tune_task_parameters,
@@ -313,7 +288,7 @@ class MetaOptimizer(Generic[P, H]):
 
     def step(self) -> RoundRecord[P, H]:
         """One round, then the next settings adopted: ``run_round()`` and ``update(propose())``."""
-        with self._tracking():
+        with self.spending.tracking():
             rec = self.run_round()
             self.update(self.propose())
         self._commit(rec)
@@ -324,37 +299,15 @@ class MetaOptimizer(Generic[P, H]):
     @property
     def usage(self) -> dict[str, Any]:
         """LLM calls, tokens and dollars spent by this optimiser so far (the task's calls included)."""
-        live = self._live
-        extra = (live.calls, live.total_tokens, live.cost) if live is not None else (0, 0, 0.0)
-        return {
-            "calls": self._spent["calls"] + extra[0],
-            "tokens": self._spent["tokens"] + extra[1],
-            "cost": self._spent["cost"] + extra[2],
-        }
-
-    @contextlib.contextmanager
-    def _tracking(self, max_calls: int | None = None, max_tokens: int | None = None) -> Iterator[None]:
-        """Count the block's LLM calls into ``usage`` (once: nested blocks join the outer one)."""
-        if self._live is not None:
-            yield
-            return
-        with track_usage(max_calls=max_calls, max_tokens=max_tokens) as tracker:
-            self._live = tracker
-            try:
-                yield
-            finally:
-                self._live = None
-                self._spent["calls"] += tracker.calls
-                self._spent["tokens"] += tracker.total_tokens
-                self._spent["cost"] += tracker.cost
+        return self.spending.totals
 
     def optimize(self) -> MetaResult[P, H]:
         """Run rounds until a stopping rule fires; return the best settings seen (see :class:`MetaResult`)."""
         stop: str | None = None
         self._first = len(self.rounds)
-        with self._tracking(max_calls=self.max_llm_calls, max_tokens=self.max_tokens):
+        with self.spending.tracking(max_calls=self.rules.max_llm_calls, max_tokens=self.rules.max_tokens):
             while stop is None:
-                stop = self._budget_left()
+                stop = self.rules.before_round(len(self.rounds), len(self.rounds) - self._first, self.spending.live)
                 if stop is not None:
                     break
                 rec = self.run_round()
@@ -370,35 +323,10 @@ class MetaOptimizer(Generic[P, H]):
                 self._commit(rec)
         return self.result(stop)
 
-    def _budget_left(self) -> str | None:
-        if len(self.rounds) >= self.max_rounds:
-            return "max_rounds"
-        live = self._live
-        if live is None:
-            return None
-        n = len(self.rounds) - self._first
-        for limit, used in ((self.max_llm_calls, live.calls), (self.max_tokens, live.total_tokens)):
-            if limit is None:
-                continue
-            per_round = used / n if n else 0
-            if used >= limit or (n and used + per_round > limit):
-                return "budget"
-        return None
-
     def _stop_after(self, rec: RoundRecord[P, H]) -> str | None:
-        best = self.best
-        if not rec.complete:
-            return "budget"
-        if self.target_score is not None and best is not None and best.score >= self.target_score:
-            return "target_score"
-        if len(self.rounds) >= self.max_rounds:
-            return "max_rounds"
-        if self._budget_left() == "budget":
-            return "budget"
-        if self.patience is not None and best is not None and len(self.rounds) - 1 - best.index >= self.patience:
-            return "patience"
-        if len(self.rounds) < self.min_rounds:
-            return None
+        stop = self.rules.after_round(self.rounds, self.best, len(self.rounds) - self._first, self.spending.live)
+        if stop is not None or not self.rules.wants_estimate(len(self.rounds)):
+            return stop
         try:
             rec.estimate = self.estimate()
         except BudgetExceeded:
@@ -407,22 +335,15 @@ class MetaOptimizer(Generic[P, H]):
             log.warning("no usable improvement estimate: %s", str(e).splitlines()[0])
             return None
         log.info("round %d: improvement probability %.2f", rec.index, rec.estimate.probability)
-        return "low_improvement_probability" if rec.estimate.probability < self.min_improvement_probability else None
+        return "low_improvement_probability" if self.rules.too_unlikely(rec.estimate) else None
 
     def _commit(self, rec: RoundRecord[P, H]) -> None:
-        if self.store is None:
-            return
-        ref = self.store.commit({"meta_round": jsonable(rec), "task": self.name})
-        self.store.set_ref(f"meta/{self.name}/round-{rec.index}", ref)
-        values = jsonable(rec.hyperparameters)
-        params = values if isinstance(values, dict) else {"hyperparameters": values}
-        version = self.store.commit_parameters(params, f"round {rec.index}: score {rec.score:.4g}", name=f"meta/{self.name}")
-        rec.refs = {"round": ref.digest, "hyperparameters": version.digest}
+        if self.store is not None:
+            commit_round(self.store, self.name, rec)
 
     def result(self, stop_reason: str | None = None) -> MetaResult[P, H]:
         """The best settings so far and everything recorded (also usable mid-way)."""
         best = self.best
-        missing = Counter(m.strip() for r in self.rounds for x in r.reflections for m in x.missing_hyperparameters if m.strip())
         return MetaResult(
             best_hyperparameters=best.hyperparameters if best is not None else self.hyperparameters,
             best_score=best.score if best is not None else self.failure_score,
@@ -430,7 +351,7 @@ class MetaOptimizer(Generic[P, H]):
             best_scores=[t.score for t in best.trials] if best is not None else [],
             rounds=list(self.rounds),
             stop_reason=stop_reason or "",
-            missing_hyperparameters=dict(missing.most_common()),
+            missing_hyperparameters=missing_counts(self.rounds),
             summary=self.summary,
             usage=self.usage,
         )

@@ -1,0 +1,76 @@
+"""What the meta loop keeps: LLM usage across calls, and rounds written to a store."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from trace_opt.functions.spec import jsonable
+from trace_opt.llm import UsageTracker, track_usage
+from trace_opt.replay import Run, record
+from trace_opt.store import Store
+
+from .records import RoundRecord
+
+__all__ = ["Spending", "commit_round", "missing_counts", "recording"]
+
+
+class Spending:
+    """LLM calls, tokens and dollars of everything an optimiser did, the running block included."""
+
+    def __init__(self) -> None:
+        self.done = {"calls": 0, "tokens": 0, "cost": 0.0}
+        #: the tracker of the block running now (None between blocks)
+        self.live: UsageTracker | None = None
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        live = self.live
+        extra = (live.calls, live.total_tokens, live.cost) if live is not None else (0, 0, 0.0)
+        return {"calls": self.done["calls"] + extra[0], "tokens": self.done["tokens"] + extra[1],
+                "cost": self.done["cost"] + extra[2]}  # fmt: skip
+
+    @contextlib.contextmanager
+    def tracking(self, max_calls: int | None = None, max_tokens: int | None = None) -> Iterator[None]:
+        """Count the block's LLM calls (once: a nested block joins the running one); limits make it a budget."""
+        if self.live is not None:
+            yield
+            return
+        with track_usage(max_calls=max_calls, max_tokens=max_tokens) as tracker:
+            self.live = tracker
+            try:
+                yield
+            finally:
+                self.live = None
+                self.done["calls"] += tracker.calls
+                self.done["tokens"] += tracker.total_tokens
+                self.done["cost"] += tracker.cost
+
+
+@contextlib.contextmanager
+def recording(store: Store | None) -> Iterator[Run | None]:
+    """Record the block as a replayable run in ``store`` (nothing without a store)."""
+    if store is None:
+        yield None
+        return
+    with record(store) as run:
+        yield run
+
+
+def commit_round(store: Store, name: str, rec: RoundRecord[Any, Any]) -> None:
+    """Commit the round (ref ``meta/<name>/round-<i>``) and its hyperparameters as a version of
+    the branch ``meta/<name>`` (``store.history(store.ref("params/meta/<name>"))``); sets ``rec.refs``."""
+    ref = store.commit({"meta_round": jsonable(rec), "task": name})
+    store.set_ref(f"meta/{name}/round-{rec.index}", ref)
+    values = jsonable(rec.hyperparameters)
+    params = values if isinstance(values, dict) else {"hyperparameters": values}
+    version = store.commit_parameters(params, f"round {rec.index}: score {rec.score:.4g}", name=f"meta/{name}")
+    rec.refs = {"round": ref.digest, "hyperparameters": version.digest}
+
+
+def missing_counts(rounds: Sequence[RoundRecord[Any, Any]]) -> dict[str, int]:
+    """How often the reflections asked for each setting the task lacks, most asked first."""
+    names = Counter(m.strip() for r in rounds for x in r.reflections for m in x.missing_hyperparameters if m.strip())
+    return dict(names.most_common())
