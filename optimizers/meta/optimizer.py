@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Literal
@@ -65,7 +66,8 @@ class MetaOptimizer(Generic[P, H]):
     """Tune ``hyperparameters`` (a dataclass instance) of ``task(task_parameters, hyperparameters)``.
 
     ``score(task_parameters, result)`` returns a number (higher is better), a ``(score,
-    feedback)`` pair or ``{"score", "feedback"}``. ``task_parameters`` is one value or a list:
+    feedback)`` pair or ``{"score", "feedback"}``; a run that raises (or whose scoring raises)
+    scores ``failure_score`` and its error is what the reflection sees. ``task_parameters`` is one value or a list:
     each round runs the task on each and averages the scores. ``optimize()`` returns a
     :class:`MetaResult` with the best hyperparameters seen; ``rounds`` keeps every run,
     reflection, estimate and suggestion. With a ``store``, each round is a recorded, replayable
@@ -117,7 +119,7 @@ class MetaOptimizer(Generic[P, H]):
         history_window: int = 4,
         tune_task_parameters: bool = False,
         store: Store | None = None,
-        failure_score: float = 0.0,
+        failure_score: float = -math.inf,
         max_reasks: int = 2,
         result_chars: int = 2000,
         name: str | None = None,
@@ -232,9 +234,10 @@ class MetaOptimizer(Generic[P, H]):
             return None
 
     def _fold_history(self) -> None:
-        old = self.rounds[self._folded : len(self.rounds) - self.history_window]
-        if not old:
+        end = len(self.rounds) - self.history_window
+        if end <= self._folded:
             return
+        old = self.rounds[self._folded : end]
         try:
             self.summary = self.steps["summarize"](self.task_text, self.summary, [r.view() for r in old])
             self._folded += len(old)

@@ -102,6 +102,14 @@ def test_old_rounds_are_summarised() -> None:
     assert [r["index"] for r in recent] == [2, 3]
 
 
+def test_nothing_is_summarised_within_the_window() -> None:
+    script = Script(estimate=[1.0])
+    result = meta(script, history_window=4, max_rounds=4).optimize()
+    assert script.count("summarize") == 0 and result.summary == ""
+    recent = json.loads(script.prompts["suggest"][-1].split("\nrecent = ", 1)[1].split("\n", 1)[0])
+    assert [r["index"] for r in recent] == [0, 1, 2]
+
+
 def test_invalid_suggestions_are_re_asked_with_the_reason() -> None:
     bad = json.dumps({"reasoning": "hot", "hyperparameters": {"x": 1, "temperature": 9.0}})
     script = Script(suggest=[bad, {"x": 3, "temperature": 0.1}], estimate=[1.0])
