@@ -13,7 +13,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from trace_opt.errors import BudgetExceeded
@@ -29,7 +29,8 @@ class Budget:
     """Limits for one search run; ``None`` means no limit.
 
     ``calls`` counts provider calls of every LLM used inside the run -- the optimizer's and the
-    agent's -- since both are paid for; cached answers are free.
+    agent's -- since both are paid for; cached answers are free. ``clock`` is the time source
+    of ``seconds`` (tests pass a fake one).
 
     >>> Budget(calls=20, seconds=600)
     Budget(calls=20, tokens=None, cost=None, seconds=600)
@@ -44,6 +45,7 @@ class Budget:
     tokens: int | None = None
     cost: float | None = None
     seconds: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("calls", "tokens", "cost", "seconds"):
@@ -59,7 +61,7 @@ class Budget:
     def track(self) -> Iterator[tuple[UsageTracker, Clock]]:
         """The usage tracker enforcing the LLM limits, and the clock enforcing the time limit."""
         with track_usage(max_calls=self.calls, max_tokens=self.tokens, max_cost=self.cost) as usage:
-            yield usage, Clock(self.seconds)
+            yield usage, Clock(self.seconds, self.clock)
 
 
 class Clock:
