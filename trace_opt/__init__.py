@@ -33,6 +33,7 @@ from .graph import Subgraph, subgraph, to_networkx, topological_order
 from .modules import Module, model
 from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node, stable_names
 from .propagation import Feedback, GraphPropagator, Propagator
+from .session import Session
 from .visualize import render
 
 __version__ = "0.1.0"
@@ -58,6 +59,7 @@ __all__ = [
     "Propagator",
     "Regex",
     "Run",
+    "Session",
     "Stop",
     "Store",
     "Subgraph",

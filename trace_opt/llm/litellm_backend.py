@@ -154,7 +154,13 @@ class LiteLLM(LLM):
         schema = _json_schema(request.constraint)
         if schema is not None and "response_format" not in kw and self._supports_schema():
             kw["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
-        return {"model": self._model, "messages": [dict(m) for m in request.messages], **kw}
+        messages = [dict(m) for m in request.messages]
+        prefill = kw.pop("prefill", None)
+        if prefill:
+            # The reply continues this text: providers that support assistant prefill
+            # (Anthropic, many open models) continue it; others treat it as a prior turn.
+            messages.append({"role": "assistant", "content": prefill})
+        return {"model": self._model, "messages": messages, **kw}
 
     def _supports_schema(self) -> bool:
         try:

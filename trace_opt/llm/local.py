@@ -38,6 +38,7 @@ SUPPORTED_PARAMS = frozenset(
         "frequency_penalty",
         "max_tokens",
         "min_p",
+        "prefill",
         "presence_penalty",
         "repeat_penalty",
         "stop",
@@ -140,6 +141,25 @@ def _grammar(gbnf: str) -> Any:
         return grammar
 
 
+def _chat_prompt(llama: Any, messages: Any) -> tuple[str, list[str]]:
+    """The model's own chat template applied to ``messages``, ready for the assistant's turn."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages)
+        return text + "assistant: ", []
+    model = llama._model
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=model.token_get_text(llama.token_eos()),
+        bos_token=model.token_get_text(llama.token_bos()),
+    )
+    formatted = formatter(messages=[dict(m) for m in messages])
+    stop = formatted.stop
+    return formatted.prompt, [stop] if isinstance(stop, str) else list(stop or [])
+
+
 class LocalLLM(LLM):
     """A GGUF model run in-process by llama.cpp; the default when nothing else is configured.
 
@@ -214,14 +234,25 @@ class LocalLLM(LLM):
         # Seed from the request itself: same request + sample_id -> same text.
         kw["seed"] = int(request.key(self.identity())[:8], 16) & 0x7FFFFFFF
         loaded = _load(self.model_path, self.n_ctx, self.n_threads, self.extra_buffers)
+        prefill = kw.pop("prefill", None)
         with loaded.lock:
-            loaded.llama.reset()  # no state carried between requests, so replies are reproducible
             try:
-                out = loaded.llama.create_chat_completion(messages=[dict(m) for m in request.messages], **kw)
+                if prefill is None:
+                    loaded.llama.reset()  # no state carried between requests, so replies are reproducible
+                    out = loaded.llama.create_chat_completion(messages=[dict(m) for m in request.messages], **kw)
+                else:
+                    # Continue a partial reply. No reset: llama.cpp reuses the KV cache of the
+                    # longest prefix shared with the previous call, so a generation session
+                    # that appends to its text does not recompute what came before.
+                    prompt, stops = _chat_prompt(loaded.llama, request.messages)
+                    kw["stop"] = [*(kw.get("stop") or []), *stops]
+                    out = loaded.llama.create_completion(prompt=prompt + prefill, **kw)
             except ValueError as e:
                 if "context window" in str(e) or "exceed" in str(e):
                     raise ContextWindowExceeded(str(e), provider_message=str(e), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})") from e
                 raise BadRequestError(str(e), provider_message=str(e)) from e
+        if prefill is not None:
+            out["choices"][0]["message"] = {"content": out["choices"][0].get("text", "")}
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return LLMResponse(
