@@ -50,7 +50,7 @@ class BeamSearch(SearchTrainer):
             pool: list[Candidate] = []
             for parent in beam:
                 children = run.expand(parent, batch, self.k)
-                pool += [parent, *children]
+                pool += [c for c in (parent, *children) if c not in pool]
             beam = sorted(pool, key=lambda c: (-run.batch_score(c, batch), -c.mean, c.id))[: self.beam_width]
             run.consider(*beam)
             run.rerank_best()

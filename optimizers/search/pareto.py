@@ -100,7 +100,7 @@ class GEPA(SearchTrainer):
             parent = pool[run.rng.choices(ids, weights=[wins[i] for i in ids])[0]]
             batch = run.next_batch()
             children = run.expand(parent, batch, self.k)
-            better = [c for c in children if run.batch_score(c, batch) > run.batch_score(parent, batch)]
+            better = [c for c in children if c.id not in pool and run.batch_score(c, batch) > run.batch_score(parent, batch)]
             for c in better:
                 accept(c)
             run.consider(*better)

@@ -64,9 +64,9 @@ class PrioritySearch(SearchTrainer):
             parents = ranked[: self.num_parents]
             new: list[Candidate] = []
             for parent in parents:
-                new += run.expand(parent, batch, self.k)
+                new += [c for c in run.expand(parent, batch, self.k) if c not in new and c not in parents]
                 expansions += 1
-            frontier = sorted(frontier + new, key=lambda c: (-c.mean, c.id))[: self.frontier_size]
+            frontier = sorted(set(frontier + new), key=lambda c: (-c.mean, c.id))[: self.frontier_size]
             run.consider(*(c for c in parents + new if c.scores and c.mean >= max(p.mean for p in parents)))
             run.rerank_best()
             top = max(parents + new, key=lambda c: run.batch_score(c, batch))

@@ -114,16 +114,21 @@ class SearchRun:
         return self.new(self.snapshot(), None, "initial", None)
 
     def child(self, parent: Candidate, proposal: Proposal) -> Candidate | None:
-        """The candidate ``proposal`` makes of ``parent``; ``None`` (logged) if it is nothing new."""
+        """The candidate ``proposal`` makes of ``parent``: a new one, or the known candidate it
+        repeats (logged as a ``duplicate`` of it); ``None`` if unreadable or unchanged."""
         values = tuple(proposal.get(p, v) for p, v in zip(self.params, parent.values))
+        known = self.by_key.get(repr(values))
         status = "scored"
         if "unreadable" in proposal.details:
             status = "unreadable"
         elif all(_same(a, b) for a, b in zip(values, parent.values)):
             status = "unchanged"
-        elif repr(values) in self.by_key:
+        elif known is not None:
             status = "duplicate"
         c = self.new(values, parent, status, proposal)
+        if status == "duplicate":
+            self.records[c.id]["note"] = f"same as candidate {known.id}"  # type: ignore[union-attr]
+            return known
         return c if status == "scored" else None
 
     # -- scoring ---------------------------------------------------------------------------
@@ -198,7 +203,7 @@ class SearchRun:
 
     def expand(self, parent: Candidate, batch: Sequence[int], k: int) -> list[Candidate]:
         """Run ``parent`` on ``batch`` with tracing, send back the feedback, propose ``k`` children,
-        score each on ``batch``; returns the new (scored) children."""
+        score each on ``batch``; returns the children (new, or known ones proposed again)."""
         t = self.trainer
         results = self.run_batch(parent, batch, traced=True)
         parent.expansions += 1
@@ -223,7 +228,10 @@ class SearchRun:
         memo.calls, memo.tokens = sum(p.calls for p in proposals), sum(p.tokens for p in proposals)
         memo.cost = sum(p.cost for p in proposals)
         self.optimizer.update(memo)  # remembers (parent values, feedback, score); changes nothing
-        children = [c for c in (self.child(parent, p) for p in proposals) if c is not None]
+        children: list[Candidate] = []
+        for c in (self.child(parent, p) for p in proposals):
+            if c is not None and c is not parent and c not in children:
+                children.append(c)
         for c in children:
             self.run_batch(c, batch, traced=False)
         return children
