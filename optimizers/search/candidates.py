@@ -112,7 +112,7 @@ def propose_k(
     optimizer: Optimizer,
     k: int,
     *,
-    temperature: float | None = 1.0,
+    temperature: float | None = None,
     first_sample: int = 0,
     concurrency: int = 1,
     clock: Clock | None = None,

@@ -38,7 +38,8 @@ class SearchTrainer:
 
     Args:
         k: proposals sampled per expansion (distinct ``sample_id``\\ s).
-        temperature: sampling temperature of the proposals (``None``: the backend's default).
+        temperature: sampling temperature of the proposals (``None``: the backend's default,
+            0.7 on the local model; on SmolLM2 hotter samples mostly change nothing).
         max_feedback_tokens: budget of the feedback sent back per expansion (see
             ``aggregate_feedback``).
         verbatim: examples whose feedback (and graph) is shown verbatim per expansion.
@@ -56,7 +57,7 @@ class SearchTrainer:
         self,
         *,
         k: int = 4,
-        temperature: float | None = 1.0,
+        temperature: float | None = None,
         max_feedback_tokens: int = 800,
         verbatim: int = 3,
         proposal_concurrency: int = 1,
