@@ -15,7 +15,6 @@ Their instructions are trainable (``parameters()``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import statistics
@@ -23,20 +22,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, Literal
 
 from trace_opt import FunModule
-from trace_opt.constraints import JSONSchema
-from trace_opt.errors import BudgetExceeded, ConstraintError, ReplyParseError
-from trace_opt.functions import LLMFunction, concrete
-from trace_opt.functions.spec import jsonable
-from trace_opt.functions.types import display
+from trace_opt.errors import BudgetExceeded, ReplyParseError
+from trace_opt.functions import LLMFunction
 from trace_opt.llm.registry import BackendSpec
 from trace_opt.nodes import ParameterNode
 from trace_opt.store import Store
 
 from . import steps
-from .records import H, ImprovementEstimate, MetaResult, P, Reflection, RoundRecord, Suggestion
-from .recording import Spending, commit_round, missing_counts, recording
+from .records import H, ImprovementEstimate, MetaResult, P, RoundRecord, Suggestion
+from .recording import Spending, build_result, commit_round, recording
+from .history import History
 from .stopping import StopRules, history_estimate
-from .trials import run_trial
+from .trials import describe_task, run_trial, schema_type
 
 __all__ = ["HyperparameterOptimizer", "MetaOptimizer"]
 
@@ -45,30 +42,13 @@ log = logging.getLogger("optimizers.meta")
 Estimator = Literal["llm", "history"]
 
 
-def _schema_type(value: Any, what: str) -> type:
-    tp = type(value)
-    if not (dataclasses.is_dataclass(value) or callable(getattr(tp, "model_validate", None))):
-        raise TypeError(
-            f"Invalid {what}: a {tp.__name__}, not a dataclass or pydantic model instance\n"
-            f"help: declare the {what} as a dataclass, so suggestions are typed and validated"
-        )
-    try:
-        JSONSchema(concrete(tp))
-    except (ConstraintError, TypeError) as e:
-        raise TypeError(
-            f"Invalid {what}: a {tp.__name__}, which has no JSON schema ({str(e).splitlines()[0]})\n"
-            f"help: make {what} an instance of a dataclass (or pydantic model) whose fields are JSON types"
-        ) from None
-    return tp
-
-
 class MetaOptimizer(Generic[P, H]):
     """Tune ``hyperparameters`` (a dataclass instance) of ``task(task_parameters, hyperparameters)``.
 
     ``score(task_parameters, result)`` returns a number (higher is better), a ``(score,
     feedback)`` pair or ``{"score", "feedback"}``; a run that raises (or whose scoring raises)
-    scores ``failure_score`` and its error is what the reflection sees. ``task_parameters`` is one value or a list:
-    each round runs the task on each and averages the scores. ``optimize()`` returns a
+    scores ``failure_score`` and the reflection sees the error. ``task_parameters`` is one value
+    or a list: each round runs the task on each and averages the scores. ``optimize()`` returns a
     :class:`MetaResult` with the best hyperparameters seen; ``rounds`` keeps every run,
     reflection, estimate and suggestion. With a ``store``, each round is a recorded, replayable
     run (``trace_opt.replay.Run.load(store, record.run_id)``), is committed as an object, and
@@ -81,19 +61,14 @@ class MetaOptimizer(Generic[P, H]):
     the LLM, or ``estimate="history"``: the smoothed rate of recent rounds that set a new best).
 
     >>> from dataclasses import dataclass
-    >>> from trace_opt.llm import FunctionLLM
+    >>> from trace_opt.llm import DummyLLM
     >>> @dataclass
     ... class Settings:
     ...     temperature: float
-    >>> def task(x, h):
-    ...     return x * h.temperature
-    >>> def reply(messages, **kw):
-    ...     text = messages[-1]["content"]
-    ...     if "def reflect" in text:
-    ...         return ('{"feedback": "ok", "evaluation": "fine", "suggested_changes": "raise it", '
-    ...                 '"suggested_hyperparameters": {"temperature": 0.9}}')
-    ...     return '{"probability": 0.01, "reasoning": "flat"}'
-    >>> meta = MetaOptimizer(task, lambda x, r: r, Settings(0.5), [1.0], llm=FunctionLLM(reply), min_rounds=1)
+    >>> reflection = ('{"feedback": "ok", "evaluation": "fine", "suggested_changes": "raise it", '
+    ...               '"suggested_hyperparameters": {"temperature": 0.9}}')
+    >>> llm = DummyLLM([reflection, '{"probability": 0.01, "reasoning": "flat"}'])
+    >>> meta = MetaOptimizer(lambda x, h: x * h.temperature, lambda x, r: r, Settings(0.5), [1.0], llm=llm, min_rounds=1)
     >>> result = meta.optimize()
     >>> result.best_hyperparameters, result.best_score, result.stop_reason
     (Settings(temperature=0.5), 0.5, 'low_improvement_probability')
@@ -125,43 +100,35 @@ class MetaOptimizer(Generic[P, H]):
         name: str | None = None,
     ) -> None:
         if not callable(task) or not callable(score):
-            raise TypeError(
-                "Invalid task or score: both must be callables\nhelp: task(task_parameters, hyperparameters) -> result; "
-                "score(task_parameters, result) -> float"
-            )
+            raise TypeError("Invalid task or score: not callable\nhelp: task(task_parameters, hyperparameters) -> "
+                            "result; score(task_parameters, result) -> float")  # fmt: skip
         self.rules = StopRules(max_rounds, max_llm_calls, max_tokens, min_improvement_probability, min_rounds,
                                patience, target_score)  # fmt: skip
-        if not isinstance(history_window, int) or history_window < 1:
-            raise ValueError(f"Invalid history_window: {history_window!r}\nhelp: pass an int >= 1")
+        self.history: History[P, H] = History(history_window)
         if not isinstance(result_chars, int) or result_chars < 40:
             raise ValueError(f"Invalid result_chars: {result_chars!r}\nhelp: pass an int >= 40")
         if estimate not in ("llm", "history"):
             raise ValueError(f"Invalid estimate: {estimate!r}\nhelp: 'llm' or 'history'")
         if store is not None and not isinstance(store, Store):
             raise TypeError(f"Invalid store: {type(store).__name__}\nhelp: pass a trace_opt.store.Store")
-        tasks = list(task_parameters) if isinstance(task_parameters, (list, tuple)) else [task_parameters]
+        tasks: list[Any] = list(task_parameters) if isinstance(task_parameters, (list, tuple)) else [task_parameters]
         if not tasks:
             raise ValueError("Invalid task_parameters: an empty list\nhelp: give at least one set of task parameters")
-        self.hyperparameter_type = _schema_type(hyperparameters, "hyperparameters")
-        self.task_parameter_type = _schema_type(tasks[0], "task_parameters") if tune_task_parameters else type(tasks[0])
-        self.name = name or getattr(task, "__name__", "task")
+        self.hyperparameter_type = schema_type(hyperparameters, "hyperparameters")
+        self.task_parameter_type = schema_type(tasks[0], "task_parameters") if tune_task_parameters else type(tasks[0])
+        self.name: str = name or str(getattr(task, "__name__", "task"))
         self.task = task if isinstance(task, FunModule) else FunModule(task, name=self.name)
         self.score = score
         self.hyperparameters: H = hyperparameters
         self.task_parameters: list[P] = tasks
-        self.description = description
-        self.estimator, self.history_window = estimate, history_window
+        self.description, self.estimator, self.result_chars = description, estimate, result_chars
         self.tune_task_parameters, self.store, self.failure_score = tune_task_parameters, store, failure_score
-        self.result_chars = result_chars
-        types = {P: self.task_parameter_type, H: self.hyperparameter_type}
+        types = {P: self.task_parameter_type, H: self.hyperparameter_type}  # type: ignore[misc]
         #: the LLM steps, specialised to these types, each with its own trainable instruction
         self.steps: dict[str, LLMFunction] = {
             fn.spec.name: fn.specialize(types, llm=llm, max_reasks=max_reasks)
             for fn in (steps.reflect, steps.suggest, steps.summarize, steps.estimate_improvement)
         }
-        self.rounds: list[RoundRecord[P, H]] = []
-        self.summary = ""
-        self._folded = 0  # rounds already folded into the summary
         self.spending = Spending()
         self._first = 0  # the first round of the running optimize()
 
@@ -170,26 +137,26 @@ class MetaOptimizer(Generic[P, H]):
     @property
     def task_text(self) -> str:
         """What every LLM step is told about the task: the description, the call, the settings."""
-        fields = jsonable(self.hyperparameters)
-        lines = [self.description.strip()] if self.description.strip() else []
-        lines.append(
-            f"The task is `{self.name}(task_parameters, hyperparameters)`; the hyperparameters are a "
-            f"{display(self.hyperparameter_type)} with the fields {list(fields) if isinstance(fields, dict) else fields}. "
-            "Each run is scored; higher scores are better."
-        )
-        if self.rules.target_score is not None:
-            lines.append(f"A score of {self.rules.target_score:g} is perfect.")
-        return "\n".join(lines)
+        return describe_task(self.description, self.name, self.hyperparameters, self.rules.target_score)
 
     def parameters(self) -> list[ParameterNode[Any]]:
         """The trainable instructions of the LLM steps (the meta-optimiser's own prompts)."""
         return [p for fn in self.steps.values() for p in fn.parameters()]
 
     @property
+    def rounds(self) -> list[RoundRecord[P, H]]:
+        """Every round so far, in order."""
+        return self.history.rounds
+
+    @property
+    def summary(self) -> str:
+        """The LLM's running summary of the rounds older than ``history_window``."""
+        return self.history.summary
+
+    @property
     def best(self) -> RoundRecord[P, H] | None:
         """The round with the highest score (complete rounds first; the earliest on ties)."""
-        done = [r for r in self.rounds if r.complete] or self.rounds
-        return max(done, key=lambda r: r.score) if done else None
+        return self.history.best
 
     # -- one round -----------------------------------------------------------------------------
 
@@ -209,9 +176,10 @@ class MetaOptimizer(Generic[P, H]):
                 for tp in tasks:
                     trials.append(run_trial(self.task, self.score, index, tp, hyper, self.failure_score, self.result_chars))
                 for trial in trials:
-                    reflection = self._reflect(trial, best)
-                    if reflection is not None:
-                        reflections.append(reflection)
+                    try:
+                        reflections.append(self.steps["reflect"](self.task_text, trial, best))
+                    except ReplyParseError as e:  # a run without a reflection is still a run
+                        log.warning("no usable reflection on round %d: %s", index, str(e).splitlines()[0])
             except BudgetExceeded:
                 log.info("round %d: the LLM budget ran out", index)
                 complete = len(trials) == len(tasks)
@@ -223,29 +191,8 @@ class MetaOptimizer(Generic[P, H]):
         rec.calls, rec.tokens = self.usage["calls"] - calls, self.usage["tokens"] - tokens
         self.rounds.append(rec)
         log.info("round %d: score %.4g with %s", index, score, hyper)
-        self._fold_history()
+        self.history.fold(lambda previous, old: self.steps["summarize"](self.task_text, previous, old))
         return rec
-
-    def _reflect(self, trial: Any, best: Any) -> Reflection[H] | None:
-        try:
-            return self.steps["reflect"](self.task_text, trial, best)  # type: ignore[no-any-return]
-        except ReplyParseError as e:
-            log.warning("no usable reflection on round %d: %s", trial.round, str(e).splitlines()[0])
-            return None
-
-    def _fold_history(self) -> None:
-        end = len(self.rounds) - self.history_window
-        if end <= self._folded:
-            return
-        old = self.rounds[self._folded : end]
-        try:
-            self.summary = self.steps["summarize"](self.task_text, self.summary, [r.view() for r in old])
-            self._folded += len(old)
-        except (ReplyParseError, BudgetExceeded) as e:
-            log.warning("history not summarised: %s", str(e).splitlines()[0])
-
-    def _recent(self) -> list[Any]:
-        return [r.view() for r in self.rounds[max(self._folded, len(self.rounds) - self.history_window) :]]
 
     # -- between rounds ------------------------------------------------------------------------
 
@@ -259,10 +206,10 @@ class MetaOptimizer(Generic[P, H]):
         if best is None:
             return ImprovementEstimate(1.0, "nothing tried yet")
         if self.estimator == "history":
-            return history_estimate(self.rounds, self.history_window)
+            return history_estimate(self.rounds, self.history.window)
         left = self.rules.max_rounds - len(self.rounds)
         return self.steps["estimate_improvement"](  # type: ignore[no-any-return]
-            self.task_text, self.summary, self._recent(), best.view(), left, self.rules.target_score
+            self.task_text, self.summary, self.history.recent(), best.view(), left, self.rules.target_score
         )
 
     def propose(self) -> Suggestion[P, H]:
@@ -270,7 +217,7 @@ class MetaOptimizer(Generic[P, H]):
         best = self.best
         with self.spending.tracking():
             return self.steps["suggest"](  # type: ignore[no-any-return]
-                self.task_text, self.hyperparameters, self.summary, self._recent(),
+                self.task_text, self.hyperparameters, self.summary, self.history.recent(),
                 best.view() if best is not None else None, self.tune_task_parameters,
             )  # fmt: skip
 
@@ -346,18 +293,7 @@ class MetaOptimizer(Generic[P, H]):
 
     def result(self, stop_reason: str | None = None) -> MetaResult[P, H]:
         """The best settings so far and everything recorded (also usable mid-way)."""
-        best = self.best
-        return MetaResult(
-            best_hyperparameters=best.hyperparameters if best is not None else self.hyperparameters,
-            best_score=best.score if best is not None else self.failure_score,
-            best_round=best.index if best is not None else -1,
-            best_scores=[t.score for t in best.trials] if best is not None else [],
-            rounds=list(self.rounds),
-            stop_reason=stop_reason or "",
-            missing_hyperparameters=missing_counts(self.rounds),
-            summary=self.summary,
-            usage=self.usage,
-        )
+        return build_result(self.history, stop_reason or "", self.hyperparameters, self.failure_score, self.usage)
 
 
 #: The name the issue uses for the same optimiser.

@@ -12,9 +12,10 @@ from trace_opt.llm import UsageTracker, track_usage
 from trace_opt.replay import Run, record
 from trace_opt.store import Store
 
-from .records import RoundRecord
+from .history import History
+from .records import MetaResult, RoundRecord
 
-__all__ = ["Spending", "commit_round", "missing_counts", "recording"]
+__all__ = ["Spending", "build_result", "commit_round", "missing_counts", "recording"]
 
 
 class Spending:
@@ -74,3 +75,20 @@ def missing_counts(rounds: Sequence[RoundRecord[Any, Any]]) -> dict[str, int]:
     """How often the reflections asked for each setting the task lacks, most asked first."""
     names = Counter(m.strip() for r in rounds for x in r.reflections for m in x.missing_hyperparameters if m.strip())
     return dict(names.most_common())
+
+
+def build_result(history: History[Any, Any], stop_reason: str, current: Any, failure_score: float,
+                 usage: dict[str, Any]) -> MetaResult[Any, Any]:  # fmt: skip
+    """The :class:`MetaResult` of a history: its best round, or ``current`` when nothing ran."""
+    best = history.best
+    return MetaResult(
+        best_hyperparameters=best.hyperparameters if best is not None else current,
+        best_score=best.score if best is not None else failure_score,
+        best_round=best.index if best is not None else -1,
+        best_scores=[t.score for t in best.trials] if best is not None else [],
+        rounds=list(history.rounds),
+        stop_reason=stop_reason,
+        missing_hyperparameters=missing_counts(history.rounds),
+        summary=history.summary,
+        usage=usage,
+    )

@@ -31,7 +31,7 @@ def reflect(task: str, trial: Trial[P, H], best: Optional[RoundView[P, H]]) -> R
     `missing_hyperparameters` short names of settings the task does not expose but should
     (empty if none).
     """
-    ...
+    raise NotImplementedError
 
 
 @llm_function
@@ -50,7 +50,7 @@ def suggest(
     Fill `task_parameters` with the task parameters to run next only when
     `tune_task_parameters` is true; otherwise leave it empty.
     """
-    ...
+    raise NotImplementedError
 
 
 @llm_function
@@ -60,7 +60,7 @@ def summarize(task: str, previous: str, rounds: list[RoundView[P, H]]) -> str:
     Keep what matters for choosing the next settings: which settings were tried and how they
     scored (higher is better), what helped, what hurt, and ideas not tried yet. At most 150 words.
     """
-    ...
+    raise NotImplementedError
 
 
 @llm_function
@@ -74,4 +74,4 @@ def estimate_improvement(
     were not tried, and how far the best score is from `target_score` (the score that counts as
     perfect, if known). Explain the estimate in one or two sentences in `reasoning`.
     """
-    ...
+    raise NotImplementedError

@@ -2,21 +2,57 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from trace_opt import ExecutionError, FunModule, Node
-from trace_opt.errors import BudgetExceeded
+from trace_opt.constraints import JSONSchema
+from trace_opt.errors import BudgetExceeded, ConstraintError
+from trace_opt.functions import concrete
 from trace_opt.functions.spec import jsonable
+from trace_opt.functions.types import display
 from trace_opt.nodes import format_exception
 
 from .records import Trial
 
-__all__ = ["judge", "render_result", "run_trial"]
+__all__ = ["describe_task", "judge", "render_result", "run_trial", "schema_type"]
 
 log = logging.getLogger("optimizers.meta")
+
+
+def schema_type(value: Any, what: str) -> type:
+    """The type of ``value``, which must be a dataclass or pydantic model with a JSON schema."""
+    tp = type(value)
+    if not (dataclasses.is_dataclass(value) or callable(getattr(tp, "model_validate", None))):
+        raise TypeError(
+            f"Invalid {what}: a {tp.__name__}, not a dataclass or pydantic model instance\n"
+            f"help: declare the {what} as a dataclass, so suggestions are typed and validated"
+        )
+    try:
+        JSONSchema(concrete(tp))
+    except (ConstraintError, TypeError) as e:
+        raise TypeError(
+            f"Invalid {what}: a {tp.__name__}, which has no JSON schema ({str(e).splitlines()[0]})\n"
+            f"help: make {what} an instance of a dataclass (or pydantic model) whose fields are JSON types"
+        ) from None
+    return tp
+
+
+def describe_task(description: str, name: str, hyperparameters: Any, target_score: float | None) -> str:
+    """What every LLM step is told about the task: the description, the call, the settings' fields."""
+    fields = jsonable(hyperparameters)
+    lines = [description.strip()] if description.strip() else []
+    lines.append(
+        f"The task is `{name}(task_parameters, hyperparameters)`; the hyperparameters are a "
+        f"{display(type(hyperparameters))} with the fields {list(fields) if isinstance(fields, dict) else fields}. "
+        "Each run is scored; higher scores are better."
+    )
+    if target_score is not None:
+        lines.append(f"A score of {target_score:g} is perfect.")
+    return "\n".join(lines)
 
 
 def judge(result: Any) -> tuple[float, str]:

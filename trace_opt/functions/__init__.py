@@ -12,13 +12,14 @@
 - ``function``: ``llm_function`` / ``LLMFunction``, the traced call.
 - ``strategy``: ``llm_strategy``, every stub member of a class implemented at once.
 - ``spec``: the prompt of one call; ``prompts``: its templates.
-- ``decode``: from a reply to a value of the annotated type.
+- ``reply`` and ``decode``: from a reply to its JSON, and from JSON to a value of the annotated type.
 - ``types``: generic dataclasses made concrete; ``stub``: what counts as a stub.
 """
 
 from __future__ import annotations
 
-from .decode import decode, parse_reply
+from .decode import decode
+from .reply import parse_reply
 from .function import LLMFunction, llm_function
 from .strategy import llm_functions, llm_strategy
 from .stub import is_stub

@@ -26,7 +26,7 @@ from ..llm.builtins import _ask_parsed, _check_reasks, _Config, _info
 from ..llm.registry import BackendSpec, get_llm
 from ..modules import Module
 from ..nodes import MessageNode, Node, ParameterNode, WithInfo, node
-from .decode import parse_reply
+from .reply import parse_reply
 from .spec import FunctionSpec
 from .stub import require_stub
 from .types import display
@@ -84,7 +84,7 @@ class LLMFunction(Module):
             description=f"[llm_function] the docstring of {fn.__qualname__}: the LLM follows it to compute the return value",
         )  # fmt: skip
         self._op = _make_op(self)
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
         self.__dict__.pop("__isabstractmethod__", None)  # implemented now, whatever @abstractmethod said
 
     # -- calling ---------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [jsonable(v) for v in value]
         return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
-    if type(value).__repr__ is object.__repr__ and hasattr(value, "__dict__"):
+    if getattr(type(value), "__repr__", None) is object.__repr__ and hasattr(value, "__dict__"):
         return {k: jsonable(v) for k, v in vars(value).items() if not k.startswith("_")}
     return repr(value)
 
