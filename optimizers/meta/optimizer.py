@@ -26,6 +26,7 @@ from trace_opt.errors import BudgetExceeded, ReplyParseError
 from trace_opt.functions import LLMFunction
 from trace_opt.llm.registry import BackendSpec
 from trace_opt.nodes import ParameterNode
+from trace_opt.replay import Run
 from trace_opt.store import Store
 
 from . import steps
@@ -50,9 +51,9 @@ class MetaOptimizer(Generic[P, H]):
     scores ``failure_score`` and the reflection sees the error. ``task_parameters`` is one value
     or a list: each round runs the task on each and averages the scores. ``optimize()`` returns a
     :class:`MetaResult` with the best hyperparameters seen; ``rounds`` keeps every run,
-    reflection, estimate and suggestion. With a ``store``, each round is a recorded, replayable
-    run (``trace_opt.replay.Run.load(store, record.run_id)``), is committed as an object, and
-    each hyperparameter set is a version (``store.history`` under ``meta/<task name>``).
+    reflection, estimate and suggestion. With a ``store``, each round is a recorded run
+    (``runs[i]``, replayable; ``Run.load(store, record.run_id)`` from anywhere), is committed as
+    an object, and each hyperparameter set is a version (branch ``meta/<task name>``).
 
     Stopping: ``max_rounds``; ``max_llm_calls`` / ``max_tokens`` (everything the loop does,
     the task's own LLM calls included; a round is not started when the average round would not
@@ -130,6 +131,8 @@ class MetaOptimizer(Generic[P, H]):
             for fn in (steps.reflect, steps.suggest, steps.summarize, steps.estimate_improvement)
         }
         self.spending = Spending()
+        #: round index -> its recorded run (with a store), replayable in this process: ``runs[0].replay()``
+        self.runs: dict[int, Run] = {}
         self._first = 0  # the first round of the running optimize()
 
     # -- what the prompts say about the task ---------------------------------------------------
@@ -147,11 +150,6 @@ class MetaOptimizer(Generic[P, H]):
     def rounds(self) -> list[RoundRecord[P, H]]:
         """Every round so far, in order."""
         return self.history.rounds
-
-    @property
-    def summary(self) -> str:
-        """The LLM's running summary of the rounds older than ``history_window``."""
-        return self.history.summary
 
     @property
     def best(self) -> RoundRecord[P, H] | None:
@@ -172,9 +170,11 @@ class MetaOptimizer(Generic[P, H]):
         hyper, tasks = self.hyperparameters, list(self.task_parameters)
         trials, reflections, complete = [], [], True
         with recording(self.store) as run:
+            run_id = run.id if run is not None else None
             try:
                 for tp in tasks:
                     trials.append(run_trial(self.task, self.score, index, tp, hyper, self.failure_score, self.result_chars))
+                    trials[-1].run_id = run_id  # before the reflection sees it, so a replay sees the same
                 for trial in trials:
                     try:
                         reflections.append(self.steps["reflect"](self.task_text, trial, best))
@@ -183,11 +183,10 @@ class MetaOptimizer(Generic[P, H]):
             except BudgetExceeded:
                 log.info("round %d: the LLM budget ran out", index)
                 complete = len(trials) == len(tasks)
-        for trial in trials:
-            trial.run_id = run.id if run is not None else None
         score = statistics.fmean(t.score for t in trials) if trials else self.failure_score
-        rec = RoundRecord(index, hyper, tasks, trials, score, reflections, complete=complete,
-                          run_id=run.id if run is not None else None)  # fmt: skip
+        rec = RoundRecord(index, hyper, tasks, trials, score, reflections, complete=complete, run_id=run_id)
+        if run is not None:
+            self.runs[index] = run
         rec.calls, rec.tokens = self.usage["calls"] - calls, self.usage["tokens"] - tokens
         self.rounds.append(rec)
         log.info("round %d: score %.4g with %s", index, score, hyper)
@@ -209,7 +208,7 @@ class MetaOptimizer(Generic[P, H]):
             return history_estimate(self.rounds, self.history.window)
         left = self.rules.max_rounds - len(self.rounds)
         return self.steps["estimate_improvement"](  # type: ignore[no-any-return]
-            self.task_text, self.summary, self.history.recent(), best.view(), left, self.rules.target_score
+            self.task_text, self.history.summary, self.history.recent(), best.view(), left, self.rules.target_score
         )
 
     def propose(self) -> Suggestion[P, H]:
@@ -217,7 +216,7 @@ class MetaOptimizer(Generic[P, H]):
         best = self.best
         with self.spending.tracking():
             return self.steps["suggest"](  # type: ignore[no-any-return]
-                self.task_text, self.hyperparameters, self.summary, self.history.recent(),
+                self.task_text, self.hyperparameters, self.history.summary, self.history.recent(),
                 best.view() if best is not None else None, self.tune_task_parameters,
             )  # fmt: skip
 

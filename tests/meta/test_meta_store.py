@@ -31,4 +31,14 @@ def test_rounds_runs_and_versions_are_recorded() -> None:
     run = Run.load(store, first.run_id)
     names = [c.name for c in run.calls]
     assert names[0] == "toy_task" and "reflect" in names
-    assert first.trials[0].run_id == first.run_id
+    assert first.trials[0].run_id == first.run_id == opt.runs[0].id
+
+
+def test_a_round_replays_from_its_record() -> None:
+    script = Script(estimate=[1.0])
+    opt = MetaOptimizer(toy_task, closeness, Knobs(0), [Case("hit", 3)], llm=script.llm, max_rounds=1, store=Store())
+    opt.optimize()
+    asked = script.count("reflect")
+    again = opt.runs[0].replay()
+    assert [c.replayed for c in again.calls] == [True, True]
+    assert script.count("reflect") == asked  # the reflection came from the record, not the LLM
