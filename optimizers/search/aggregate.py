@@ -27,6 +27,10 @@ class Aggregate:
     """Which examples to send back verbatim (by position in the batch), with which text each.
 
     The summary of the other examples is already part of the first text.
+
+    >>> agg = aggregate_feedback([(1.0, "ok"), (0.0, "wrong")], verbatim=1)
+    >>> agg.keep, agg.texts[0].splitlines()[0], agg.summary.splitlines()[-1]
+    ((1,), 'wrong', '- (x1) ok')
     """
 
     keep: tuple[int, ...]

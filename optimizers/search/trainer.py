@@ -51,6 +51,20 @@ class SearchTrainer:
     and ``store`` (default: the active store) and returns a ``SearchLog``. The best parameters
     are restored at the end and committed to the store whenever they improve.
     ``restore_best=False`` leaves the initial values (the best are in ``log.best_values``).
+
+    >>> class Noop(SearchTrainer):                  # a search that only scores the start
+    ...     def _search(self, run, steps):
+    ...         run.step += 1
+    ...         c = run.root(); run.run_batch(c, run.next_batch(), traced=False); run.consider(c)
+    ...         run.end_step("scored the initial values")
+    >>> import trace_opt as trace
+    >>> from trace_opt.llm import FunctionLLM
+    >>> from optimizers import OptoPrime
+    >>> x = trace.node(2, trainable=True)
+    >>> log = Noop().train(lambda _: x + 0, [(None, 2)], lambda _, y, want: float(y == want),
+    ...                    OptoPrime([x], llm=FunctionLLM(lambda m, **kw: "{}")))
+    >>> log.best_score, log.calls, log[0]["note"]
+    (1.0, 0, 'scored the initial values')
     """
 
     def __init__(
