@@ -152,3 +152,17 @@ def test_a_valset_decides_the_best() -> None:
                                 valset=[(None, 2)])  # fmt: skip
     vals = {r["values"][x.name]: r["val_score"] for r in log.candidates if "val_score" in r}
     assert x.data == max(vals, key=lambda v: vals[v]) and log.best_score == max(vals.values())
+
+
+def test_callback_patience_and_checkpoint() -> None:
+    x = trace.node(0, trainable=True, name="x")
+    seen: list[dict[str, Any]] = []
+    log = BeamSearch(k=2).train(lambda _: x * 1, [(None, 13)], fb, OptoPrime([x], llm=guesser()), steps=9,
+                                callback=lambda r: seen.append(r) or len(seen) < 2)  # fmt: skip
+    assert len(log) == len(seen) == 2 and log.stop == "stopped by callback"
+    y = trace.node(0, trainable=True, name="y")
+    same = FunctionLLM(lambda m, **kw: json.dumps({"reasoning": "", "suggestion": {}}))
+    log = PrioritySearch(k=2).train(lambda _: y * 1, [(None, 13)], fb, OptoPrime([y], llm=same), steps=9, patience=2)
+    assert log.stop.startswith("early stop") and len(log) == 3
+    with pytest.raises(ValueError, match="Invalid checkpoint"):
+        BeamSearch().train(lambda _: y * 1, [(None, 13)], fb, OptoPrime([y], llm=same), checkpoint="x.json")
