@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
 import pytest
@@ -297,3 +298,37 @@ def test_repr_shows_the_typed_signature() -> None:
     assert repr(make_search(DummyLLM())) == (
         "<llm_function search(customers: list[Customer], query: str, limit: int) -> list[Customer]>"
     )
+
+
+def test_pydantic_models_in_and_out() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Order(pydantic.BaseModel):
+        item: str
+        quantity: int = pydantic.Field(ge=1)
+
+    llm = DummyLLM(['[{"item": "tea", "quantity": 0}]', '[{"item": "tea", "quantity": 2}]'])
+
+    @llm_function(llm=llm)
+    def orders(text: str, known: list[Order]) -> list[Order]:
+        """The orders the text places."""
+        ...
+
+    assert orders("two teas please", [Order(item="cake", quantity=1)]) == [Order(item="tea", quantity=2)]
+    assert 'known = [{"item": "cake", "quantity": 1}]' in user_prompt(llm, 0)
+    assert "greater than or equal to 1" in user_prompt(llm, 1) or "greater_than_equal" in user_prompt(llm, 1)
+
+
+def test_forward_references_resolve_on_the_first_call() -> None:
+    assert later_things(2) == [Later("a"), Later("b")]
+
+
+@llm_function(llm=DummyLLM(['[{"label": "a"}, {"label": "b"}]']))
+def later_things(n: int) -> list[Later]:
+    """`n` things."""
+    ...
+
+
+@dataclass
+class Later:
+    label: str

@@ -155,3 +155,19 @@ def test_options_reach_every_member() -> None:
     Thing().name()
     assert llm.calls[0].params == {"temperature": 0.0}
     assert llm_functions(Thing)["name"].max_reasks == 0
+
+
+def test_pydantic_model_strategies() -> None:
+    pydantic = pytest.importorskip("pydantic")
+    llm = scripted('"Hello Ada"')
+
+    @llm_strategy(llm)
+    class Person(pydantic.BaseModel):
+        name: str
+
+        def greet(self) -> str:
+            """A greeting."""
+            ...
+
+    assert Person(name="Ada").greet() == "Hello Ada"
+    assert 'self = {"name": "Ada"}' in str(llm.calls[0].messages[-1]["content"])

@@ -232,7 +232,8 @@ def llm_function(
 ) -> Any:
     """Implement a stub function with an LLM. ``@llm_function`` and ``@llm_function(...)`` both work.
 
-    The function's body must be only a docstring and ``...`` (or ``raise NotImplementedError``);
+    The function's body must be only a docstring and ``...`` or ``raise NotImplementedError``
+    (the one mypy accepts in a function that declares a return type);
     its return annotation says what comes back: ``str`` (the default), numbers, ``bool``,
     ``list``/``dict``/``tuple``, ``Optional``, ``Literal``, Enums, dataclasses, TypedDicts,
     pydantic models and generics such as ``list[Customer]``.

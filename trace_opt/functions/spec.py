@@ -99,6 +99,7 @@ class FunctionSpec:
         in_class = len(parts) > 1 and parts[-2] != "<locals>"
         self.receiver: str | None = params[0].name if params and in_class and params[0].name in _RECEIVERS else None
         self._resolved: tuple[dict[str, Any], Any, JSONSchema] | None = None
+        self._named: dict[str, Any] | None = None
         self.free: list[str] = []  # type variables of the return type still to be specialised
         try:
             self.resolve()
@@ -204,6 +205,11 @@ class FunctionSpec:
 
     def named_types(self) -> dict[str, Any]:
         """``{name: JSON schema}`` of every named type in the parameters, the return and the owner."""
+        if self._named is None:
+            self._named = self._collect_named_types()
+        return self._named
+
+    def _collect_named_types(self) -> dict[str, Any]:
         params, returns, constraint = self.resolve()
         found: dict[str, Any] = {}
         sources = [constraint.schema] + [_schema(t) for t in params.values()]
