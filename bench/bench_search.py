@@ -4,6 +4,7 @@
     python bench/bench_search.py --quick                # 3 tasks, a smaller budget
     python bench/bench_search.py --llm openai/gpt-4o-mini --budget 12
     python bench/bench_search.py --methods optoprime beam --tasks number linear
+    python bench/bench_search.py --table bench/bench_search.jsonl   # print saved results
 
 Seven small tasks, each with an automatic score in [0, 1] and a "solved" test: a number to
 hit a target, a linear fit (two numbers), a sentiment instruction (the agent is the same
@@ -15,8 +16,8 @@ optimizer is OptoPrime with schema-constrained replies (``max_reasks=0``); ``opt
 ``train(trainer="step")`` (one suggestion per step), the others are ``BeamSearch`` (best-of-k,
 ``beam_width=1``), ``PrioritySearch`` and ``GEPA`` with the same OptoPrime.
 
-Answers go through a disk cache (``--cache``), so a rerun is free and reproducible (a cached
-rerun reports 0 calls). Results are appended as JSON lines to ``--out`` and printed as a table.
+Answers go through a disk cache (``--cache``), one per method so that no method gets another's
+answers for free; a rerun is free and reproducible (a cached rerun reports 0 calls). Results are appended as JSON lines to ``--out`` and printed as a table.
 """
 
 from __future__ import annotations
@@ -189,9 +190,10 @@ def run_method(method: str, name: str, llm: LLM, calls: int, k: int) -> dict[str
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a text table; ``calls`` is provider calls, ``+Nc`` answers served by the cache."""
     head = ["task", "method", "solved", "before", "after", "calls", "budget", "tokens", "seconds"]
     cells = [head] + [[str(r["task"]), str(r["method"]), "yes" if r["solved"] else "no", f"{r['before']:.2f}",
-                       f"{r['after']:.2f}", str(r["calls"]), str(r["budget"]), str(r["tokens"]), f"{r['seconds']:.0f}"]
+                       f"{r['after']:.2f}", str(r["calls"]) + (f"+{r['cached']}c" if r["cached"] else ""), str(r["budget"]), str(r["tokens"]), f"{r['seconds']:.0f}"]
                       for r in rows]  # fmt: skip
     widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
@@ -214,21 +216,27 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--k", type=int, default=3, help="candidates per expansion for the search trainers")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "trace_opt_bench"), help="LLM cache directory")
     parser.add_argument("--out", default="bench/bench_search.jsonl", help="append results here as JSON lines")
+    parser.add_argument("--table", metavar="JSONL", help="only print the table of results saved in JSONL")
     args = parser.parse_args(argv)
+    if args.table:
+        saved = [json.loads(line) for line in Path(args.table).read_text(encoding="utf-8").splitlines() if line.strip()]
+        sys.stdout.write(table(saved) + "\n")
+        return saved
     logging.basicConfig(level=logging.WARNING)
     llm = LocalLLM(n_ctx=2048) if args.llm == "local" else resolve(args.llm)
     tasks = args.tasks or (QUICK if args.quick else list(TASKS))
     budget = args.budget or (4 if args.quick else 6)
     rows = []
-    with use_cache(Cache(args.cache)):
-        for name in tasks:
-            for method in args.methods:
-                calls = budget * 4 if name == "sentiment" else budget  # its agent calls the model too
+    for name in tasks:
+        for method in args.methods:
+            calls = budget * 4 if name == "sentiment" else budget  # its agent calls the model too
+            # one cache per method: a method must not get another's answers for free
+            with use_cache(Cache(Path(args.cache) / method)):
                 row = run_method(method, name, llm, calls, args.k)
                 rows.append(row)
-                sys.stderr.write(json.dumps(row) + "\n")
-                with open(args.out, "a", encoding="utf-8") as f:
-                    f.write(json.dumps({**row, "llm": args.llm, "time": time.time()}) + "\n")
+            sys.stderr.write(json.dumps(row) + "\n")
+            with open(args.out, "a", encoding="utf-8") as f:
+                f.write(json.dumps({**row, "llm": args.llm, "time": time.time()}) + "\n")
     sys.stdout.write(table(rows) + "\n")
     return rows
 
