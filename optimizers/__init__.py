@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from .base import Optimizer
+from .meta import HyperparameterOptimizer, MetaOptimizer
 from .opro import OPRO
 from .optoprime import OptoPrime
 from .proposal import Proposal
@@ -28,6 +29,8 @@ __all__ = [
     "BeamSearch",
     "Budget",
     "GEPA",
+    "HyperparameterOptimizer",
+    "MetaOptimizer",
     "OPRO",
     "Optimizer",
     "OptoPrime",

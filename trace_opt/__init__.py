@@ -69,6 +69,8 @@ __all__ = [
     "bundle",
     "gen",
     "is_tracing",
+    "llm_function",
+    "llm_strategy",
     "map",
     "model",
     "node",
@@ -89,8 +91,15 @@ __all__ = [
 
 # Loaded on first attribute access: they pull optional packages (sqlite, litellm...) or are
 # rarely needed, and `import trace_opt` should stay fast.
-_LAZY_SUBMODULES = {"llm", "replay", "sandbox", "store"}
-_LAZY_NAMES = {"Run": "replay", "Store": "store", "record": "replay", "request_input": "replay"}
+_LAZY_SUBMODULES = {"functions", "llm", "replay", "sandbox", "store"}
+_LAZY_NAMES = {
+    "Run": "replay",
+    "Store": "store",
+    "llm_function": "functions",
+    "llm_strategy": "functions",
+    "record": "replay",
+    "request_input": "replay",
+}
 
 del _propagation, _visualize
 

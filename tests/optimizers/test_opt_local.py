@@ -31,7 +31,8 @@ def test_one_optoprime_step_on_the_local_model_parses_under_the_schema() -> None
     proposal = opt.propose()
     assert isinstance(proposal, Proposal) and proposal.calls == 1
     reply = proposal.exchanges[-1]["reply"]
-    assert suggestion_schema(opt.parameters).check(reply), reply
+    with trace.stable_names(opt.parameters):  # the names the prompt and the schema used
+        assert suggestion_schema(opt.parameters).check(reply), reply
     assert set(proposal) | set(proposal.rejected) <= {greeting, count}
     opt.update(proposal)
     assert isinstance(greeting.data, str) and isinstance(count.data, int)

@@ -13,6 +13,7 @@ give the same text, and different ``sample_id`` values give independent samples.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import logging
@@ -94,7 +95,19 @@ def _load(path: Path, n_ctx: int, n_threads: int | None, extra_buffers: bool) ->
             with _model_params(llama_cpp, extra_buffers):
                 llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, **kw)
             loaded = _models[key] = _Loaded(llama, threading.Lock())
+            if len(_models) == 1:
+                atexit.register(_close_all)
         return loaded
+
+
+def _close_all() -> None:
+    """Free loaded models while the interpreter still works: llama.cpp's own finalizer runs
+    too late at exit and prints a TypeError."""
+    with _models_lock:
+        for loaded in _models.values():
+            with contextlib.suppress(Exception):
+                loaded.llama.close()
+        _models.clear()
 
 
 @contextlib.contextmanager
