@@ -24,6 +24,7 @@ from trace_opt.errors import BudgetExceeded, ReplyParseError
 from trace_opt.llm import LocalLLM, track_usage
 
 from .base import Optimizer
+from .progress import load_progress, save_progress
 from .data import Example, Judge, judge
 from .data import examples as _examples
 from .data import run_example as _run
@@ -83,6 +84,7 @@ def train(
     patience: int | None = None,
     target_score: float | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    progress: str | os.PathLike[str] | None = None,
     restore_best: bool = True,
     shuffle: bool = True,
     seed: int | None = 0,
@@ -102,6 +104,10 @@ def train(
     ``patience`` evaluations without improvement, on reaching ``target_score``, when
     ``callback(record)`` returns ``False``, or when an LLM budget is exhausted. A step whose
     reply cannot be read is logged as skipped. ``verbose`` draws a progress bar on stderr.
+
+    ``progress`` is a file the state is written to after every step; if it exists, training
+    resumes after the last completed step (with the LLM cache, answered calls are not paid
+    for again). It applies to the one-suggestion loop.
 
     ``trainer`` picks the loop: ``"step"`` is the one above (one suggestion per step); a
     ``SearchTrainer`` (``BeamSearch``, ``PrioritySearch``, ``GEPA``) samples k candidates per
@@ -124,6 +130,9 @@ def train(
     if trainer == "auto":
         trainer = BeamSearch(k=4, beam_width=1) if isinstance(optimizer.llm, LocalLLM) else "step"
     if isinstance(trainer, SearchTrainer):
+        if progress is not None:
+            raise ValueError("Invalid progress: search trainers do not write progress files yet\n"
+                             "help: pass trainer='step' to resume an interrupted run")  # fmt: skip
         return trainer.train(agent, dataset, feedback_fn, optimizer, epochs=epochs, batch_size=batch_size, valset=valset,
                              eval_fn=eval_fn, concurrency=concurrency, patience=patience, target_score=target_score,
                              checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle, seed=seed,
@@ -159,13 +168,20 @@ def train(
     def snapshot() -> list[Any]:
         return [copy.deepcopy(p.data) for p in params]
 
-    if val is not None:
+    if val is not None and not (progress is not None and os.path.exists(progress)):
         with track_usage() as usage:
             score = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)
         consider(score, snapshot())
         history.append({"step": 0, "epoch": 0, "score": score, "best": score, "tokens": usage.total_tokens,
                         "cost": usage.cost, "changed": [], "note": "initial"})  # fmt: skip
     stale, step, stop = 0, 0, ""
+    done = 0
+    if progress is not None:
+        resumed = load_progress(progress, optimizer)
+        if resumed is not None:
+            done, stale, history = resumed["step"], resumed["stale"], TrainLog(resumed["history"])
+            best.update(resumed["best"])
+            log.info("resuming after step %d from %s", done, progress)
     batch: list[Example] = []
     for epoch in range(1, epochs + 1):
         order = list(range(len(examples)))
@@ -174,6 +190,8 @@ def train(
         for start in range(0, len(order), batch_size):
             batch = [examples[i] for i in order[start : start + batch_size]]
             step += 1
+            if step <= done:  # completed before the run was interrupted
+                continue
             record: dict[str, Any] = {"step": step, "epoch": epoch, "changed": [], "note": ""}
             before = snapshot()
             with track_usage() as usage:
@@ -211,6 +229,8 @@ def train(
             elif not stop and patience is not None and stale >= patience:
                 stop = record["note"] = f"early stop: no improvement in {patience} evaluations"
             history.append(record)
+            if progress is not None:
+                save_progress(progress, optimizer, step, best, stale, history)
             log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
                      record["best"], record["tokens"], record["note"])  # fmt: skip
             if verbose:
