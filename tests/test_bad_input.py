@@ -103,3 +103,35 @@ def test_state_file_written_by_save_is_plain_json(tmp_path: Path) -> None:
     agent.save(tmp_path / "a.json")
     doc = json.loads((tmp_path / "a.json").read_text())
     assert set(doc["parameters"]) == {"prompt", "temperature", "label", "act.__code"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())))
+def test_store_decoding_of_arbitrary_bytes(raw: bytes) -> None:
+    from trace_opt.errors import StoreError
+    from trace_opt.store import loads
+
+    try:
+        loads(raw)
+    except StoreError:
+        pass
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.binary(max_size=2000))
+def test_opening_an_arbitrary_file_as_a_store(tmp_path: Path, raw: bytes) -> None:
+    from trace_opt.errors import StoreError
+    from trace_opt.store import Store
+
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(raw)
+    try:
+        store = Store(path)
+    except StoreError:
+        return
+    try:
+        store.commit({"ok": 1})
+    except StoreError:
+        pass
+    finally:
+        store.close()
