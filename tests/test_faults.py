@@ -34,6 +34,17 @@ def judge(_input: Any, output: Any, _info: Any) -> tuple[float, str]:
     return -loss, f"loss {loss:.3f}: {'increase' if output < TARGET else 'decrease'} x"
 
 
+@trace.model
+class XAgent:
+    """One trainable number; the output is that number."""
+
+    def __init__(self) -> None:
+        self.x = trace.node(0.0, trainable=True, name="x")
+
+    def __call__(self, _: Any) -> Any:
+        return self.x * 1.0
+
+
 def run_training(llm: Any, cache_dir: Path) -> tuple[float, Any]:
     x = trace.node(0.0, trainable=True, name="x")
     with use_cache(Cache(cache_dir)):
@@ -67,17 +78,8 @@ def test_rerun_from_cache_makes_no_provider_calls(tmp_path: Path) -> None:
 
 def test_permanent_error_stops_training_at_once(tmp_path: Path) -> None:
     faulty = FaultyLLM(FunctionLLM(bisecting_model, name="bisect"), rate=0.0, permanent_after=2, retry=NO_SLEEP)
-    x = trace.node(0.0, trainable=True, name="x")
-
-    @trace.model
-    class Agent:
-        def __init__(self) -> None:
-            self.x = x
-
-        def __call__(self, _: Any) -> Any:
-            return self.x * 1.0
-
-    agent = Agent()
+    agent = XAgent()
+    x = agent.x
     ckpt = tmp_path / "best.json"
     with pytest.raises(AuthenticationError, match="invalid API key") as info:
         with use_cache(None):
@@ -104,17 +106,8 @@ def test_secrets_never_reach_files_logs_or_pictures(tmp_path: Path, monkeypatch:
     reply = json.dumps({"reasoning": "r", "suggestion": {"x": 2.5}})
     llm = LiteLLM("openai/gpt-4o-mini", api_key=secret, api_base="http://127.0.0.1:9/v1", mock_response=reply,
                   extra_headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
-    x = trace.node(0.0, trainable=True, name="x")
-
-    @trace.model
-    class Agent:
-        def __init__(self) -> None:
-            self.x = x
-
-        def __call__(self, _: Any) -> Any:
-            return self.x * 1.0
-
-    agent = Agent()
+    agent = XAgent()
+    x = agent.x
     store = Store(tmp_path / "runs.sqlite")
     with use_cache(Cache(tmp_path / "cache")), record(store):
         train(agent, [(i, None) for i in range(4)], judge, OptoPrime(agent.parameters(), llm=llm),
