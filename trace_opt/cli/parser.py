@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_limits(args: argparse.Namespace) -> None:
     limit = getattr(args, "limit", None)
     if limit is not None and limit < 1:
-        raise UsageError(f"argument --limit: invalid value {limit} (pass an int >= 1)")
+        raise UsageError(f"argument --limit: invalid value {limit}: pass an int >= 1 (see `trace-opt --help`)")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -20,9 +20,9 @@ table { border-collapse: collapse; width: 100%; } td, th { text-align: left; pad
 th { color: var(--muted); font-weight: 600; }
 pre { white-space: pre-wrap; word-break: break-word; margin: 4px 0; font: 13px/1.45 ui-monospace, Menlo, Consolas, monospace; }
 .muted { color: var(--muted); } .big { font-size: 28px; font-weight: 700; }
-.cards { display: flex; gap: 12px; flex-wrap: wrap; } .card { flex: 1 1 150px; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+.cards { display: flex; gap: 12px; flex-wrap: wrap; } .card { flex: 1 1 120px; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
 .charts { display: flex; gap: 12px; flex-wrap: wrap; } .chart { background: #fff; border: 1px solid var(--line); border-radius: 8px; max-width: 100%; height: auto; }
-.chart .grid { stroke: #eef0f4; } .chart .tick { font-size: 11px; fill: var(--muted); } .chart .legend { font-size: 12px; font-weight: 600; }
+.chart .grid { stroke: #eef0f4; } .chart .tick { font-size: 11px; fill: var(--muted); } .chart .legend { font-size: 12px; font-weight: 600; } .chart .caption { font-size: 13px; font-weight: 600; fill: var(--fg); }
 .chart .point { cursor: pointer; } .chart .bar { cursor: pointer; opacity: .85; }
 .words { font: 13px/1.6 ui-monospace, Menlo, Consolas, monospace; white-space: pre-wrap; }
 del.del, .lines .del { background: var(--del); text-decoration: line-through; } ins.add, .lines .add { background: var(--add); text-decoration: none; }

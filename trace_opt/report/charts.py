@@ -12,7 +12,7 @@ from html import escape
 __all__ = ["bar_chart", "line_chart"]
 
 _W, _H = 560, 220
-_LEFT, _RIGHT, _TOP, _BOTTOM = 48, 16, 16, 32
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 40, 32
 _COLORS = ("#2a5db0", "#b08800", "#2a9d5b", "#b02a2a")
 
 
@@ -21,10 +21,14 @@ def _fmt(v: float) -> str:
 
 
 def _scale(lo: float, hi: float) -> tuple[float, float]:
+    """The y range: scores in [0, 1] on a fixed 0..1 axis, anything else padded above (and
+    below, when negative) so no point sits on the frame."""
+    if 0 <= lo and hi <= 1:
+        return 0.0, 1.0
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     pad = (hi - lo) * 0.05
-    return lo - pad, hi + pad
+    return (lo - pad if lo < 0 else lo), hi + pad
 
 
 def _frame(chart_id: str, title: str, xs: Sequence[int], lo: float, hi: float) -> list[str]:
@@ -33,6 +37,7 @@ def _frame(chart_id: str, title: str, xs: Sequence[int], lo: float, hi: float) -
         f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
         f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
+        f'<text class="caption" x="{_LEFT}" y="16">{escape(title)}</text>',
     ]
     for i in range(5):
         v = lo + (hi - lo) * i / 4
@@ -72,12 +77,14 @@ def line_chart(chart_id: str, title: str, xs: Sequence[int], series: dict[str, S
         color = _COLORS[k % len(_COLORS)]
         coords = [(_x(i, len(xs)), _y(v, lo, hi), x, v) for i, (x, v) in enumerate(zip(xs, points)) if v is not None]
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in coords)
+        dash = ' stroke-dasharray="6 4"' if k else ""
         out.append(f'<polyline class="series" data-series="{escape(name)}" fill="none" stroke="{color}" '
-                   f'stroke-width="2" points="{path}"/>')  # fmt: skip
+                   f'stroke-width="2"{dash} points="{path}"/>')  # fmt: skip
         for px, py, x, v in coords:
             out.append(f'<circle class="point" data-step="{x}" cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{color}">'
                        f"<title>{escape(name)} at step {x}: {_fmt(v)}</title></circle>")  # fmt: skip
-        out.append(f'<text class="legend" x="{_LEFT + 8 + 90 * k}" y="{_TOP + 12}" fill="{color}">{escape(name)}</text>')
+        out.append(f'<text class="legend" x="{_W - _RIGHT - 90 * (len(series) - k)}" y="16" fill="{color}">'
+                   f"{'- - ' if k else '— '}{escape(name)}</text>")  # fmt: skip
     out.append("</svg>")
     return "\n".join(out)
 
@@ -90,8 +97,7 @@ def bar_chart(chart_id: str, title: str, xs: Sequence[int], values: Sequence[flo
     """
     if not xs or not any(values):
         return f'<p class="empty" id="{escape(chart_id)}">No {escape(title.lower())} recorded.</p>'
-    lo, hi = _scale(0.0, max(values))
-    lo = 0.0
+    lo, hi = 0.0, max(values) * 1.05
     out = _frame(chart_id, title, xs, lo, hi)
     width = max(2.0, (_W - _LEFT - _RIGHT) / max(len(xs), 1) * 0.6)
     for i, (x, v) in enumerate(zip(xs, values)):
