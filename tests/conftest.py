@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# litellm fetches a price list from the network when first imported unless told not to; tests
+# never touch the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture(autouse=True)

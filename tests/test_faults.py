@@ -94,10 +94,10 @@ def test_permanent_error_stops_training_at_once(tmp_path: Path) -> None:
 
 def test_secrets_never_reach_files_logs_or_pictures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm's first import: no network
     pytest.importorskip("litellm")
     secret = "sk-FAKE-" + "9" * 24
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     caplog.set_level(logging.DEBUG)
     from trace_opt.llm import LiteLLM
     from trace_opt.replay import record
