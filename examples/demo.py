@@ -8,8 +8,10 @@ The agent labels a review ``positive`` or ``negative``: one LLM call whose reply
 those two words by a ``Choice`` constraint (on the local model, by its grammar while
 decoding). The instruction in front of the review is the trainable parameter, and it starts
 wrong on purpose ("Answer negative."). Each step, OPRO is shown the instruction, the score and
-the feedback on the 6 reviews and asked for k new instructions; a best-of-k search
-(``BeamSearch(beam_width=1)``) scores each candidate on the reviews and keeps the best.
+the feedback on the 4 reviews and asked for k new instructions; a best-of-k search
+(``BeamSearch(beam_width=1)``) scores each candidate on the reviews and keeps the best. On
+the embedded model the optimizer picks among 6 written instructions (a ``Choice`` constraint
+on the parameter, which its reply is decoded under); a hosted model writes its own.
 
 Everything lands in ``./runs/<run-id>/``: ``store.db`` (parameter versions and two recorded
 runs, before and after training -- see ``trace-opt runs``), ``history.json`` and
@@ -42,19 +44,17 @@ REVIEWS = [
     ("Terrible, a waste of money.", "negative"),
     ("Great service and friendly staff.", "positive"),
     ("The food was cold and awful.", "negative"),
-    ("Best purchase I made this year.", "positive"),
-    ("It broke after two days.", "negative"),
 ]
 # On the embedded model the instruction is picked from these (a Choice constraint on the
 # parameter: the optimizer's reply is decoded under it, so a 135M model cannot write nonsense).
-MENU = [
+MENU = sorted([  # alphabetical: the order is not a hint
     START,
-    "Is the review positive or negative?",
     "Answer with one word.",
+    "Answer with one word: the sentiment of the review.",
     "Did the customer like it? Answer positive if yes, negative if no.",
-    "Read the review and label its sentiment. Broken, cold or wasted things are negative.",
-    "Classify the sentiment of the review.",
-]
+    "Is the review positive or negative?",
+    "Label the sentiment of the review.",
+])
 OBJECTIVE = "an instruction that makes a small model label the sentiment of each review correctly, as positive or negative"
 BIGGER = """\
 What a bigger model adds: SmolLM2-135M (135M parameters, on this CPU) follows a short
@@ -122,6 +122,7 @@ class Progress:
         return "  ".join(c.ljust(w) for c, w in zip(cells, self.WIDTHS)).rstrip()
 
     def start(self) -> None:
+        self.base, self.t0 = self.calls(), time.perf_counter()
         self.lines.append(self.row(self.COLUMNS))
         print(self.lines[-1], flush=True)
         if self.tty:
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
     """Run the demo; ``llm`` overrides ``--llm`` (tests pass a scripted ``FunctionLLM``). Returns a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", help="backend: local (default), or a model like openai/gpt-4o-mini (env TRACE_OPT_LLM)")
-    parser.add_argument("--steps", type=int, default=2, help="search steps (default 2)")
+    parser.add_argument("--steps", type=int, default=3, help="search steps (default 3; it stops early at a perfect score)")
     parser.add_argument("--k", type=int, default=3, help="candidate instructions per step (default 3)")
     parser.add_argument("--instructions", choices=["menu", "free"],
                         help="menu: pick among 6 written instructions (default on the local model); free: write any")
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
 
         progress.start()
         try:
-            log = BeamSearch(k=args.k, beam_width=1).train(
+            log = BeamSearch(k=args.k, beam_width=1, temperature=1.0).train(
                 agent, REVIEWS, feedback, optimizer, steps=args.steps, batch_size=len(REVIEWS),
                 concurrency=1 if local else 4, target_score=1.0, store=store, callback=on_step)  # fmt: skip
         finally:
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
         r["tried"] = [f"{c.get('status')}: {_clip(json.dumps(c.get('values'), ensure_ascii=False), 90)}"
                       + (f" -> {c['batch_score']:.3f}" if isinstance(c.get("batch_score"), float) else "") for c in tried]  # fmt: skip
     final = agent.state_dict()
-    svg, dot = graph_picture(outputs)
+    svg, dot = graph_picture(outputs, rankdir="LR")
     graph_file = folder / ("graph.svg" if svg else "graph.dot")
     graph_file.write_text(svg or dot, encoding="utf-8")
     versions = [{"ref": v.ref.digest, "message": v.message, "changed": list(v.changed), "values": v.state()}
@@ -248,16 +249,18 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
     (folder / "steps.txt").write_text("\n".join(progress.lines) + "\n", encoding="utf-8")
     report = ReportData(
         title=f"trace_opt demo: sentiment instruction trained on {backend.model}",
-        steps=steps_from_log([{**r, "note": "\n".join(r["tried"])} for r in records]),
+        steps=steps_from_log([{"step": 0, "score": before, "best": before, "values": initial, "note": "before training"},
+                              *({**r, "candidates": r["tried"]} for r in records)]),
         initial=initial, final=final, graph_svg=svg, graph_dot=None if svg else dot,
-        meta={"run": run_id, "backend": spec, "search": f"BeamSearch(k={args.k}, beam_width=1) with OPRO",
+        meta={"run": run_id, "backend": spec, "search": f"BeamSearch(k={args.k}, beam_width=1, temperature=1.0) with OPRO",
               "instructions": "picked from a menu of 6" if menu else "free text",
               "data": f"{len(REVIEWS)} reviews", "score": f"{before:.3f} -> {after:.3f}",
               "LLM cache": f"{stats.hits} hits, {stats.misses} misses"})  # fmt: skip
     write_report(folder / "report.html", report)
     store.close()
 
-    print(f"\nscore {before:.3f} -> {after:.3f} in {seconds:.0f} s ({usage.calls} LLM calls, {usage.total_tokens} tokens)")
+    stopped = f"; stopped after step {len(records)}: {log.stop}" if log.stop else ""
+    print(f"\nscore {before:.3f} -> {after:.3f} in {seconds:.0f} s ({usage.calls} LLM calls, {usage.total_tokens} tokens){stopped}")
     print("final parameters:")
     for name, value in final.items():
         print(f"  {name} = {value!r}" + ("  (unchanged)" if value == initial.get(name) else f"  (was {initial[name]!r})"))
@@ -265,8 +268,12 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
           + ("  -- everything came from the cache, so this run took seconds and matches the first"
              if stats.hits and not stats.misses else "  -- run it again: every answer now comes from the cache"))  # fmt: skip
     print(f"\nfiles in {folder}/: store.db, history.json, steps.txt, {graph_file.name}, report.html")
-    print("  trace-opt runs --store", folder, "    trace-opt show latest     trace-opt history --diff")
-    print(f"  open {folder / 'report.html'}")
+    for command, what in [(f"open {folder / 'report.html'}", "the run report (one HTML file, no server)"),
+                          ("trace-opt runs", "recorded runs: before and after training"),
+                          ("trace-opt show latest", "the trained classifier's calls, inputs and outputs"),
+                          ("trace-opt history --diff", "parameter versions and what each changed"),
+                          ("trace-opt replay latest --from 4 --program examples/demo.py:classify", "")]:
+        print(f"  {command:<48} {what}".rstrip())
     if local:
         print("\n" + BIGGER)
     return summary

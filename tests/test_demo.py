@@ -8,6 +8,7 @@ the better instruction, keep it, commit it, and write every file the README prom
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
@@ -39,6 +40,9 @@ def scripted(messages: list[dict[str, Any]], sample_id: Any = None, **params: An
     if "#Variables" in text:  # the optimizer: propose a sentiment instruction for the variable shown
         name = re.search(r"^\(str\) (\w+) = ", text, re.M).group(1)  # type: ignore[union-attr]
         value = GOOD if sample_id in (None, 0, 1) else f"Say something ({sample_id})."
+        menu = re.search(r"must be one of (\[.*\])$", text, re.M)
+        if menu:  # a Choice-constrained instruction: pick an option about sentiment
+            value = next(o for o in ast.literal_eval(menu.group(1)) if "sentiment" in o)
         return json.dumps({"reasoning": "the feedback shows the answers ignore the review", "suggestion": {name: value}})
     instruction, _, review = text.partition("\n\nReview: ")
     if "negative" in instruction.lower() and "positive" not in instruction.lower():
@@ -78,6 +82,14 @@ def test_demo_trains_and_writes_every_file(demo: ModuleType, tmp_path: Path, cap
     assert (folder / "steps.txt").read_text().splitlines()[0].startswith("step")
     page = (folder / "report.html").read_text()
     assert 'id="score-chart"' in page and '<ins class="add">' in page
+
+
+def test_on_a_menu_the_instruction_stays_one_of_the_options(demo: ModuleType, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    argv = ["--runs", str(tmp_path), "--run-id", "m", "--steps", "1", "--instructions", "menu"]
+    summary = demo.main(argv, llm=FunctionLLM(scripted, name="demo-script"))
+    assert summary["final"]["instruction"] in demo.MENU and summary["score_after"] == 1.0
+    assert "instruction picked among 6" in capsys.readouterr().out
 
 
 def test_a_second_run_comes_from_the_cache_and_matches(demo: ModuleType, tmp_path: Path,

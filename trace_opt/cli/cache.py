@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from ..errors import StoreError
 from .output import emit_json, table, write
@@ -50,7 +51,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
             models[f"{llm.get('backend', '?')}:{llm.get('model', '?')}"] += 1
             usage = rec["response"].get("usage") or {}
             tokens += int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
-        stats = {"path": str(path), "entries": len(cache), "bytes": _size(path), "tokens": tokens, "models": dict(models)}
+        stats: dict[str, Any] = {"path": str(path), "entries": len(cache), "bytes": _size(path), "tokens": tokens,
+                                 "models": dict(models)}  # fmt: skip
         if args.json:
             emit_json(stats)
         else:

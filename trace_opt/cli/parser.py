@@ -52,14 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("runs", help="list recorded runs, newest first", description="List recorded runs, newest first.")
-    _store(p), _json(p)
+    _store(p)
+    _json(p)
     p.add_argument("--limit", type=int, metavar="N", help="show at most N runs")
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("show", help="a run's call tree with inputs and outputs",
                        description="Print a run's call tree: each call with its inputs and output.")  # fmt: skip
     p.add_argument("run", metavar="RUN", help="4+ characters of the run id, or 'latest'")
-    _store(p), _json(p)
+    _store(p)
+    _json(p)
     p.add_argument("--timing", action="store_true", help="show how long each call took")
     p.set_defaults(func=cmd_show)
 
@@ -74,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("history", help="parameter versions and their diffs",
                        description="List the parameter versions optimizers committed, newest first.")  # fmt: skip
     p.add_argument("branch", nargs="?", metavar="BRANCH", help="only branches whose name contains this")
-    _store(p), _json(p)
+    _store(p)
+    _json(p)
     p.add_argument("--diff", action="store_true", help="show what each version changed")
     p.add_argument("--limit", type=int, metavar="N", help="at most N versions per branch")
     p.set_defaults(func=cmd_history)
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", metavar="MODEL", help="backend for calls that run afresh, e.g. local or openai/gpt-4o-mini")
     p.add_argument("--cache-dir", metavar="DIR", help="LLM cache (default: $TRACE_OPT_CACHE_DIR, else ./runs/llm-cache)")
     p.add_argument("--strict", action="store_true", help="fail if the program's calls differ from the record")
-    _store(p), _json(p)
+    _store(p)
+    _json(p)
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("cache", help="LLM cache: stats or clear", description="Inspect or empty the LLM response cache.")

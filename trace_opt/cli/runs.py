@@ -33,8 +33,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     try:
         rows = sorted(((s, r) for s in stores for r in Run.list(s)), key=lambda x: x[1].created, reverse=True)
         rows = rows[: args.limit] if args.limit else rows
-        items = [{"id": r.id, "created": stamp(r.created), "status": r.status, "calls": len(Run.load(s, r.id)),
-                  "name": _label(r.meta), "store": s.path, "meta": r.meta} for s, r in rows]  # fmt: skip
+        items: list[dict[str, Any]] = [
+            {"id": r.id, "created": stamp(r.created), "status": r.status, "calls": len(Run.load(s, r.id)),
+             "name": _label(r.meta), "store": s.path, "meta": r.meta} for s, r in rows]  # fmt: skip
         if args.json:
             emit_json(items)
         elif not items:
@@ -97,7 +98,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if fmt in ("dot", "gv"):
         out.write_text(source + "\n", encoding="utf-8")
     else:
-        import graphviz
+        import graphviz  # type: ignore[import-untyped]
 
         try:
             data = graphviz.Source(source).pipe(format=fmt)

@@ -52,7 +52,7 @@ JS = """
   });
   var status = document.getElementById("js-status");
   if (status) {
-    status.textContent = steps.length + " steps, " + document.querySelectorAll(".chart .point").length +
+    status.textContent = steps.length + (steps.length === 1 ? " step, " : " steps, ") + document.querySelectorAll(".chart .point").length +
       " chart points, " + document.querySelectorAll("ins.add, .lines .add").length + " additions";
   }
   document.documentElement.setAttribute("data-ready", "true");

@@ -39,6 +39,7 @@ class StepRecord:
     feedback: tuple[str, ...] = ()
     reasoning: str = ""
     values: Mapping[str, Any] | None = None
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _texts(value: Any) -> tuple[str, ...]:
 def steps_from_log(records: Iterable[Mapping[str, Any]]) -> list[StepRecord]:
     """``StepRecord``\\ s from a training log: any iterable of dicts with ``step`` and optionally
     ``score``, ``best``, ``tokens``, ``cost``, ``seconds``, ``changed``, ``note``, ``feedback``,
-    ``reasoning`` and ``values``.
+    ``reasoning``, ``values`` and ``candidates``.
 
     >>> [s.score for s in steps_from_log([{"step": 1, "score": 0.5}, {"step": 2, "score": 0.75}])]
     [0.5, 0.75]
@@ -104,5 +105,6 @@ def steps_from_log(records: Iterable[Mapping[str, Any]]) -> list[StepRecord]:
             feedback=_texts(r.get("feedback")),
             reasoning=str(r.get("reasoning") or ""),
             values=dict(values) if isinstance(values, Mapping) else None,
+            candidates=_texts(r.get("candidates")),
         ))  # fmt: skip
     return out

@@ -25,10 +25,12 @@ __all__ = ["graph_picture", "render_report", "write_report"]
 log = logging.getLogger(__name__)
 
 
-def graph_picture(output: Any) -> tuple[str | None, str]:
+def graph_picture(output: Any, **options: Any) -> tuple[str | None, str]:
     """``(svg or None, dot source)`` of a node's graph or a recorded run, for ``ReportData``.
 
-    The SVG is ``None`` when graphviz's ``dot`` binary is missing; the DOT source always works.
+    ``options`` go to ``trace_opt.render`` (``rankdir="LR"`` lays out wide graphs left to
+    right). The SVG is ``None`` when graphviz's ``dot`` binary is missing; the DOT source
+    always works.
 
     >>> import trace_opt as trace
     >>> svg, dot = graph_picture(trace.node("a", trainable=True) + "b")
@@ -37,7 +39,7 @@ def graph_picture(output: Any) -> tuple[str | None, str]:
     """
     from ..visualize import render
 
-    graph = render(output)
+    graph = render(output, **options)
     try:
         return graph.pipe(format="svg").decode("utf-8"), graph.source
     except Exception as exc:  # noqa: BLE001 - no dot binary (or a broken one): fall back to the text
@@ -115,6 +117,9 @@ def _step(s: StepRecord, before: dict[str, Any] | None) -> str:
     if s.feedback:
         items = "".join(f"<li>{escape(f)}</li>" for f in s.feedback)
         body.append(f'<div class="muted">feedback the optimizer read:</div><ul class="feedback">{items}</ul>')
+    if s.candidates:
+        items = "".join(f"<li>{escape(c)}</li>" for c in s.candidates)
+        body.append(f'<div class="muted">candidates tried:</div><ul class="candidates">{items}</ul>')
     if s.reasoning:
         body.append(f'<div class="muted">the optimizer\'s reasoning:</div><pre class="reasoning">{escape(s.reasoning)}</pre>')
     if s.note:
