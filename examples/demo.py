@@ -183,8 +183,9 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
     folder = Path(args.runs) / run_id
     folder.mkdir(parents=True, exist_ok=True)
     cache = Cache(args.cache_dir or os.environ.get("TRACE_OPT_CACHE_DIR") or Path(args.runs) / "llm-cache")
-    print(f"trace_opt demo: train a sentiment classifier's instruction on {backend.model} ({spec})")
-    print(f"  {len(REVIEWS)} reviews, {args.steps} steps x {args.k} candidates, "
+    print(f"trace_opt demo: train a sentiment classifier's instruction on {backend.model}"
+          + (f" ({spec})" if spec != backend.model else ""))
+    print(f"  {len(REVIEWS)} reviews, {args.steps} step{'s' * (args.steps != 1)} x {args.k} candidates, "
           + (f"instruction picked among {len(menu)}" if menu else "instruction written freely") + f"; files in {folder}/")
     if local:
         print("  the embedded model runs on this CPU: a cold run takes a few minutes, a cached one seconds")
@@ -280,4 +281,11 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except trace.TraceOptError as e:  # a missing API key, an unreachable provider...: one line, not a traceback
+        cause = e.exception if isinstance(e, trace.ExecutionError) else e
+        print(f"demo: error: {str(cause).splitlines()[0]}", file=sys.stderr)
+        print("help: check the provider's API key (e.g. OPENAI_API_KEY), or run on the embedded model: "
+              "python examples/demo.py --llm local", file=sys.stderr)  # fmt: skip
+        sys.exit(1)

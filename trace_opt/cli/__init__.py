@@ -22,7 +22,7 @@ import sqlite3
 import sys
 
 from ..errors import TraceOptError
-from .parser import UsageError, parse
+from .parser import parse
 
 __all__ = ["main"]
 
@@ -39,10 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(argv)
         return int(args.func(args))
-    except UsageError as e:
-        return _fail(str(e), 2)
-    except SystemExit as e:  # --help and friends
-        return int(e.code or 0) if not isinstance(e.code, str) else _fail(e.code, 2)
+    except SystemExit as e:  # --help (0) or bad usage (2, its line already printed)
+        return e.code if isinstance(e.code, int) else _fail(str(e.code), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except (TraceOptError, ValueError, OSError, sqlite3.Error, ImportError) as e:

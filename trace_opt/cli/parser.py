@@ -10,7 +10,7 @@ from .cache import cmd_cache
 from .history import cmd_history
 from .runs import cmd_graph, cmd_replay, cmd_runs, cmd_show
 
-__all__ = ["UsageError", "build_parser"]
+__all__ = ["build_parser", "parse"]
 
 _EPILOG = """examples:
   python examples/demo.py                 train the demo agent; files go to ./runs/<run-id>/
@@ -25,15 +25,12 @@ Stores: --store takes a store file or a folder (every store.db in it and one lev
 default $TRACE_OPT_STORE, else ./runs. RUN is 4+ characters of a run id, or 'latest'."""
 
 
-class UsageError(Exception):
-    """Bad command-line usage (internal: ``main`` turns it into one line and exit code 2)."""
-
-
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (``main`` prints it), not usage + message."""
+    """argparse, but a usage error is one line on stderr and exit code 2, not usage + message."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        sys.stderr.write(f"trace-opt: error: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
 
 
 def _store(p: argparse.ArgumentParser) -> None:
@@ -105,18 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_limits(args: argparse.Namespace) -> None:
-    limit = getattr(args, "limit", None)
-    if limit is not None and limit < 1:
-        raise UsageError(f"argument --limit: invalid value {limit}: pass an int >= 1 (see `trace-opt --help`)")
-
-
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    """Parsed arguments (``UsageError`` on bad usage; ``--help`` prints and exits 0)."""
+    """Parsed arguments; bad usage prints one line and raises ``SystemExit(2)``, ``--help`` (or no
+    command) prints the help and raises ``SystemExit(0)``."""
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help()
         raise SystemExit(0)
-    _check_limits(args)
+    limit = getattr(args, "limit", None)
+    if limit is not None and limit < 1:
+        parser.error(f"argument --limit: invalid value {limit}: pass an int >= 1")
     return args
