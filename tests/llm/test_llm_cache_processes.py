@@ -78,6 +78,7 @@ def _worker(root: str, who: int, barrier: Any, results: Any) -> None:
                  "wrong": wrong, "warnings": collect.messages})  # fmt: skip
 
 
+@pytest.mark.slow  # ~10-20 s on 2 cores; runs in CI like every test
 def test_processes_started_together_on_a_fresh_cache(tmp_path: Path) -> None:
     from trace_opt.llm import Cache
 

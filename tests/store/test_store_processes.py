@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 PROCESSES = 8
 ROUNDS = 20
 SHARED = 16  # objects every process commits (same content: stored once)
@@ -41,6 +43,7 @@ def _worker(root: str, who: int, barrier: Any, results: Any) -> None:
     results.put({"who": who, "committed": committed, "failures": failures})
 
 
+@pytest.mark.slow  # ~10-20 s on 2 cores; runs in CI like every test
 def test_processes_started_together_on_a_fresh_store(tmp_path: Path) -> None:
     from trace_opt.store import Store
 
@@ -65,3 +68,51 @@ def test_processes_started_together_on_a_fresh_store(tmp_path: Path) -> None:
             expected = sorted(f"{w} {i}" for w in range(PROCESSES) for i in range(VERSIONS))
             # one linear chain: every branch move saw the previous head, nothing overwritten
             assert sorted(v.message or "" for v in store.history("shared")) == expected, f"round {r}"
+
+
+def test_a_store_locked_too_long_raises_store_busy_and_keeps_every_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from trace_opt.errors import StoreBusy
+    from trace_opt.store import Store
+    from trace_opt.store import db as db_module
+
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_S", 0.1)
+    path = tmp_path / "s.db"
+    store = Store(path)
+    kept = store.commit("before")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    with pytest.raises(StoreBusy, match="retry it later") as info:
+        store.commit("during")
+    assert "locked" in str(info.value) and not store.db.conn.in_transaction
+    assert store.get(kept) == "before"  # reads go on meanwhile (WAL)
+    other.execute("COMMIT")
+    other.close()
+    assert store.get(store.commit("during")) == "during" and len(store) == 2
+    store.close()
+
+
+def test_opening_a_store_locked_too_long_raises_store_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from trace_opt.errors import StoreBusy
+    from trace_opt.store import Store
+    from trace_opt.store import db as db_module
+
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_S", 0.1)
+    path = tmp_path / "s.db"
+    Store(path).close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA locking_mode=EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreBusy, match="cannot open store"):
+            Store(path)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    with Store(path) as store:
+        assert len(store) == 0
