@@ -4,6 +4,7 @@ directories, locks held by another process."""
 
 from __future__ import annotations
 
+import doctest
 import json
 import logging
 import os
@@ -18,6 +19,10 @@ from trace_opt.llm import Cache, FunctionLLM, use_cache
 from trace_opt.llm import cache as cache_module
 
 LOGGER = "trace_opt.llm.cache"
+
+
+def test_docstring_examples() -> None:
+    assert doctest.testmod(cache_module).failed == 0
 
 
 def _counting() -> tuple[FunctionLLM, list[str]]:
