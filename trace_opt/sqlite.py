@@ -73,19 +73,24 @@ def retry_busy(fn: Callable[[], T], budget: float) -> T:
     >>> retry_busy(lambda: 42, budget=1.0)
     42
     """
+    try:  # the common case, without the bookkeeping below
+        return fn()
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
     deadline = time.monotonic() + budget
     pause = _FIRST_PAUSE_S
     while True:
+        wait = random.uniform(pause / 2, pause)
+        if time.monotonic() + wait > deadline:
+            return fn()  # the last try: its error, if any, is the caller's
+        time.sleep(wait)
+        pause = min(pause * 2, _MAX_PAUSE_S)
         try:
             return fn()
         except sqlite3.OperationalError as exc:
             if not is_busy(exc):
                 raise
-            wait = random.uniform(pause / 2, pause)
-            if time.monotonic() + wait > deadline:
-                raise
-            time.sleep(wait)
-            pause = min(pause * 2, _MAX_PAUSE_S)
 
 
 def connect(path: str | os.PathLike[str], *, busy_timeout: float, budget: float, wal: bool = True) -> sqlite3.Connection:

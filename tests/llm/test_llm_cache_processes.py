@@ -111,3 +111,34 @@ if __name__ == "__main__":  # pragma: no cover - handy to reproduce outside pyte
 
     test_processes_started_together_on_a_fresh_cache(Path(tempfile.mkdtemp()))
     pytest.main([])
+
+
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    import os
+    import warnings
+
+    from trace_opt.llm import Cache, FunctionLLM, use_cache
+
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    llm = FunctionLLM(lambda messages, **params: "answer to " + messages[-1]["content"], name="fork")
+    cache = Cache(tmp_path, memory_size=0)
+    with use_cache(cache):
+        llm.complete("parent")
+    parent_db = cache._db
+    with warnings.catch_warnings():  # Python 3.12+ warns about fork in a threaded process
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            with use_cache(cache):
+                ok = llm.complete("parent").cached and not llm.complete("child").cached
+            os._exit(0 if ok and cache._db is not parent_db else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert cache._db is parent_db  # the parent's handle was left alone
+    with use_cache(cache):
+        assert llm.complete("child").cached  # written by the child, through its own connection
+    cache.close()

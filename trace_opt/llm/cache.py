@@ -56,6 +56,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS responses ("
     "key TEXT PRIMARY KEY, response TEXT NOT NULL, request TEXT NOT NULL, created REAL NOT NULL)"
 )
+# Forks of this process so far (counted in the child): a cache opened before a fork reopens
+# its file in the child, cheaper to check on every lookup than os.getpid().
+_FORKS = [0]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _FORKS.__setitem__(0, _FORKS[0] + 1))
 _INSERT = "INSERT OR REPLACE INTO responses (key, response, request, created) VALUES (?, ?, ?, ?)"
 
 
@@ -108,7 +113,7 @@ class Cache:
         self._hits = self._misses = self._writes = 0
         self._db: sqlite3.Connection | None = None
         self._finalizer: weakref.finalize | None = None
-        self._pid = os.getpid()
+        self._forks = _FORKS[0]
         self._warned: set[str] = set()
         self._open_error: BaseException | None = None
         self.path: Path | None = None
@@ -131,7 +136,7 @@ class Cache:
     def _attach(self) -> None:
         """Open the file; if that fails, keep working from memory and say why, once."""
         assert self.path is not None
-        self._pid = os.getpid()
+        self._forks = _FORKS[0]
         try:
             self._db = _open(self.path)
         except (OSError, sqlite3.Error) as e:
@@ -149,7 +154,7 @@ class Cache:
 
     def _disk(self) -> sqlite3.Connection | None:
         """The open connection; a forked child opens its own (it must not use its parent's)."""
-        if self._db is not None and self._pid != os.getpid():
+        if self._db is not None and self._forks != _FORKS[0]:
             if self._finalizer is not None:
                 self._finalizer.detach()  # the parent still uses that handle: leave it be
             self._db = self._finalizer = None
