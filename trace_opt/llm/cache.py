@@ -114,6 +114,7 @@ class Cache:
         self._db: sqlite3.Connection | None = None
         self._finalizer: weakref.finalize | None = None
         self._forks = _FORKS[0]
+        self._inherited: list[sqlite3.Connection] = []
         self._warned: set[str] = set()
         self._open_error: BaseException | None = None
         self.path: Path | None = None
@@ -156,7 +157,9 @@ class Cache:
         """The open connection; a forked child opens its own (it must not use its parent's)."""
         if self._db is not None and self._forks != _FORKS[0]:
             if self._finalizer is not None:
-                self._finalizer.detach()  # the parent still uses that handle: leave it be
+                self._finalizer.detach()
+            # The parent still uses that handle: keep it referenced, never closed from here.
+            self._inherited.append(self._db)
             self._db = self._finalizer = None
             self._attach()
         return self._db
