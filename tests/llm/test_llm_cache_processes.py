@@ -106,13 +106,6 @@ def test_processes_started_together_on_a_fresh_cache(tmp_path: Path) -> None:
         assert records == {p: "answer to " + p for p in _prompts(r)}, f"round {r} lost entries"
 
 
-if __name__ == "__main__":  # pragma: no cover - handy to reproduce outside pytest
-    import tempfile
-
-    test_processes_started_together_on_a_fresh_cache(Path(tempfile.mkdtemp()))
-    pytest.main([])
-
-
 def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     import os
     import warnings
