@@ -20,7 +20,7 @@ PACKAGE = ROOT / "trace_opt"
 
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"context"},
+    {"context", "sqlite"},
     {"nodes"},
     {"graph", "propagation", "constraints", "sandbox"},
     {"bundle", "operators", "modules"},

@@ -12,6 +12,7 @@ working, and every message names the bad value and ends with a ``help:`` line.
     ├── ConstraintViolation (ValueError) a value broke a constraint; ``.output`` holds it
     ├── SerializationError (TypeError)  a value cannot be stored as canonical JSON
     ├── StoreError (RuntimeError)       the store is unreadable or a ref is unknown
+    │   ├── StoreBusy                   other processes kept the store locked past the retry budget
     │   └── ReplayDivergence            a replayed program made different calls
     ├── InputRequested                  request_input() paused a recorded run
     ├── SandboxError (RuntimeError)     sandboxed code timed out / hit a limit / was refused
@@ -60,6 +61,7 @@ __all__ = [
     "SandboxError",
     "SerializationError",
     "StateDictError",
+    "StoreBusy",
     "StoreError",
     "TraceOptError",
     "TransientLLMError",
@@ -133,6 +135,14 @@ class SerializationError(TraceOptError, TypeError):
 
 class StoreError(TraceOptError, RuntimeError):
     """The store cannot be read or written, or a reference does not exist."""
+
+
+class StoreBusy(StoreError):
+    """Other processes held the store file locked for longer than the retries waited.
+
+    Nothing was written by the failed operation and nothing committed before it is lost, so
+    retrying it later is safe.
+    """
 
 
 class ReplayDivergence(StoreError):

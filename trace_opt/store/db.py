@@ -2,7 +2,11 @@
 
 One file, in WAL mode: readers never block the writer, and each write is one ``BEGIN
 IMMEDIATE`` transaction, so two processes writing at once wait for each other (up to the busy
-timeout) instead of failing, and a process killed mid-write leaves the last committed state.
+timeout, and ``trace_opt.sqlite`` retries the locks SQLite reports without waiting) instead of
+failing, and a process killed mid-write leaves the last committed state. Several processes may
+create the file at the same moment: the schema is written once, in a transaction, by whichever
+gets there first. If the file stays locked past the budget, the operation raises ``StoreBusy``
+having changed nothing; a write that returned was committed.
 ``synchronous=NORMAL`` is durable against a crashed or killed process; only a power cut can
 lose the last few transactions (SQLite's documented WAL trade-off, worth the ~10x speed).
 """
@@ -14,12 +18,12 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import StoreBusy, StoreError
+from ..sqlite import connect, is_busy, is_corrupt, retry_busy
 
 __all__ = ["Database"]
 
@@ -81,27 +85,26 @@ class Database:
             parent = Path(self.path).parent
             if not parent.is_dir():
                 raise StoreError(f"cannot open store {self.path}: no directory {parent}", hint="create it first")
+        conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}", hint="check the path and its permissions") from None
-        try:
-            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-            if not self.memory:
-                _retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
-                conn.execute("PRAGMA synchronous=NORMAL")
+            conn = connect(self.path, busy_timeout=BUSY_TIMEOUT_S, budget=BUSY_TIMEOUT_S, wal=not self.memory)
             self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StoreError(
-                f"{self.path} is not a trace_opt store ({exc})", hint="open a file created by trace_opt.Store"
-            ) from None
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if is_busy(exc):
+                raise _busy(self.path, "open", exc) from None
+            if is_corrupt(exc):
+                raise StoreError(
+                    f"{self.path} is not a trace_opt store ({exc})", hint="open a file created by trace_opt.Store"
+                ) from None
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open store {self.path}: {exc}", hint="check the path and its permissions") from None
+            raise
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = retry_busy(lambda: conn.execute("PRAGMA user_version").fetchone()[0], BUSY_TIMEOUT_S)
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
@@ -124,13 +127,14 @@ class Database:
 
     @contextlib.contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        _retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"), BUSY_TIMEOUT_S)
         try:
             yield conn
+            retry_busy(lambda: conn.execute("COMMIT"), BUSY_TIMEOUT_S)
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # nothing of a failed write may linger for the next one
+                conn.execute("ROLLBACK")
             raise
-        _retry(lambda: conn.execute("COMMIT"))
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -152,14 +156,19 @@ class Database:
                 with self._transaction(self.conn) as conn:
                     yield conn
             except sqlite3.Error as exc:
+                if is_busy(exc):
+                    raise _busy(self.path, "write to", exc) from None
                 raise StoreError(f"writing to store {self.path} failed: {exc}", hint=_hint(exc)) from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """All rows of one read statement (a consistent snapshot)."""
         with self._lock:
+            conn = self.conn
             try:
-                return self.conn.execute(sql, params).fetchall()
+                return retry_busy(lambda: conn.execute(sql, params).fetchall(), BUSY_TIMEOUT_S)
             except sqlite3.Error as exc:
+                if is_busy(exc):
+                    raise _busy(self.path, "read", exc) from None
                 raise StoreError(f"reading store {self.path} failed: {exc}", hint=_hint(exc)) from None
 
     def close(self) -> None:
@@ -169,20 +178,12 @@ class Database:
                 self._conn = None
 
 
+def _busy(path: str, action: str, exc: BaseException) -> StoreBusy:
+    return StoreBusy(
+        f"cannot {action} store {path}: other processes kept it locked for over {BUSY_TIMEOUT_S:.0f}s ({exc})",
+        hint="nothing was changed by this call and every earlier commit is kept; retry it later",
+    )
+
+
 def _hint(exc: sqlite3.Error) -> str:
-    if "locked" in str(exc) or "busy" in str(exc):
-        return f"another process held the store for more than {BUSY_TIMEOUT_S:.0f}s; retry later"
     return "the file may be corrupt or on a filesystem without locking (use a local disk)"
-
-
-def _retry(fn: Any, attempts: int = 50) -> Any:
-    """Run ``fn``, retrying on 'database is locked' that SQLite reports without waiting
-    (switching to WAL, or a BEGIN that races a checkpoint)."""
-    for i in range(attempts):
-        try:
-            return fn()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or i == attempts - 1:
-                raise
-            time.sleep(min(0.005 * 2**i, 0.5))
-    return None  # pragma: no cover
