@@ -8,10 +8,10 @@ source (``render(x).source``) still works; turning it into an image says how to 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .secrets import logger
 from .errors import BackendUnavailable, with_help
 from .graph import topological_order
 from .nodes import Node
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["render"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 _STYLE = {
     "parameter": {"fillcolor": "#ffe9a8", "color": "#b08800"},

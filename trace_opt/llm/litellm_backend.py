@@ -8,11 +8,11 @@ logic only ever sees ``TransientLLMError`` / ``PermanentLLMError``. litellm's ca
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from typing import Any
 
+from ..secrets import logger
 from ..errors import (
     AuthenticationError,
     BackendUnavailable,
@@ -30,7 +30,7 @@ from .response import LLMResponse, Usage
 
 __all__ = ["LiteLLM"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 # litellm class name -> our error; the first name found along the exception's MRO wins, so
 # subclasses (ContextWindowExceededError < BadRequestError) are listed on their own.

@@ -15,7 +15,6 @@ it and runs everything from there live.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..secrets import logger
 from ..errors import InputRequested, ReplayDivergence, SerializationError, StoreError
 from ..nodes import WithInfo
 from ..store.canonical import digest, dumps
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Recorder"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 @dataclass
