@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import SerializationError
 from ..secrets import is_credential_name, remember, scrub_params, url_without_credentials
 
-__all__ = ["Message", "Request", "canonical_json", "constraint_spec", "endpoint", "normalize_messages", "split_params"]
+__all__ = ["Message", "Request", "SAFE_PARAMS", "canonical_json", "constraint_spec", "endpoint", "normalize_messages", "split_params"]
 
 Message = Mapping[str, Any]
 
@@ -40,6 +40,14 @@ TRANSPORT_PARAMS = frozenset(
         "timeout",
     }
 )
+#: The parameters a saved optimizer state or progress file may set: sampling only. Anything
+#: else (``api_base``, ``api_key``, ``extra_headers``, ``extra_body``...) could send the user's
+#: key elsewhere, so loading refuses it (``UnsafeStateError``).
+SAFE_PARAMS = frozenset(
+    {"frequency_penalty", "logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "min_p", "n",
+     "presence_penalty", "reasoning_effort", "repeat_penalty", "repetition_penalty", "seed", "stop",
+     "temperature", "top_k", "top_logprobs", "top_p"}
+)  # fmt: skip
 #: Transport parameters that pick the server: keyed (without credentials) so two endpoints
 #: serving the same model name never share answers.
 ENDPOINT_PARAMS = ("api_base", "base_url", "azure_endpoint")
