@@ -25,10 +25,10 @@ from typing import Any
 
 from trace_opt import ParameterNode
 from trace_opt.errors import StateDictError
+from trace_opt.modules import check_loadable, validate_value
 from trace_opt.secrets import redact
 
 from .base import Optimizer
-from .proposal import check_value
 from .state import _short, check_state
 
 __all__ = ["load_progress", "save_progress"]
@@ -89,6 +89,7 @@ def _count(value: Any) -> bool:
 
 
 def _load(path: str | os.PathLike[str], doc: Any, optimizer: Optimizer) -> dict[str, Any]:
+    check_loadable(doc, str(path))
     params: list[ParameterNode[Any]] = optimizer.parameters
     n = len(params)
     if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("version") != 1:
@@ -106,21 +107,17 @@ def _load(path: str | os.PathLike[str], doc: Any, optimizer: Optimizer) -> dict[
     history = doc.get("history")
     if not isinstance(history, list) or not all(isinstance(r, Mapping) for r in history):
         raise _bad(path, "the log must be a list of records")
-    checked = []
     for p, value, best_value in zip(params, values, best_values):
-        for v in (value, best_value):
-            coerced, reason = check_value(p, v)
-            if reason is not None:
-                raise _bad(path, f"{p.name} = {_short(v)}: {reason}")
-        checked.append(check_value(p, value)[0])
+        validate_value(p.name, p, value)
+        validate_value(p.name, p, best_value)
     install = check_state(optimizer, doc.get("optimizer"))  # raises before anything changed
     # everything checked: now mutate
     install()
-    for p, value in zip(params, checked):
+    for p, value in zip(params, values):
         if not (type(p.data) is type(value) and p.data == value):
             p._set(value)
     return {
         "step": doc["step"], "stale": doc["stale"], "history": [dict(r) for r in history],
         "best": {"score": float("-inf") if score is None else float(score),
-                 "values": [check_value(p, v)[0] for p, v in zip(params, best_values)]},
+                 "values": best_values},
     }  # fmt: skip

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from trace_opt import ParameterNode
 from trace_opt.errors import StateDictError, UnsafeStateError
 from trace_opt.llm.request import SAFE_PARAMS
+from trace_opt.modules import check_loadable
 from trace_opt.secrets import redact
 
 from .hyper import validate
@@ -144,6 +145,7 @@ def check_state(opt: Optimizer, saved: Mapping[str, Any]) -> Callable[[], None]:
     """
     if not isinstance(saved, Mapping) or saved.get("format") != FORMAT:
         raise _corrupt("not an optimizer state dict")
+    check_loadable(saved, "the optimizer state")
     if saved.get("version") != VERSION:
         raise _corrupt(f"state version {_short(saved.get('version'))}, expected {VERSION}")
     if saved.get("optimizer") != type(opt).__name__:
