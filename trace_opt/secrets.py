@@ -33,6 +33,7 @@ values themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -141,6 +142,9 @@ class _Table:
             return [self.obj(v) for v in value]
         if t is tuple:
             return tuple(self.obj(v) for v in value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):  # report data, records
+            fields = {f.name: self.obj(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+            return dataclasses.replace(value, **fields)
         return value
 
 

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ..secrets import logger
+from ..secrets import logger, redact
 from .assets import CSS, JS
 from .charts import bar_chart, line_chart
 from .data import ReportData, StepRecord
@@ -157,6 +157,7 @@ def render_report(data: ReportData) -> str:
     """
     if not isinstance(data, ReportData):
         raise TypeError(f"Invalid report data: {type(data).__name__}\nhelp: pass a trace_opt.report.ReportData")
+    data = redact(data)  # a report is shared: known secrets (trace_opt.secrets) never reach it
     meta = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in data.meta.items())
     title = escape(data.title)
     return f"""<!DOCTYPE html>
