@@ -136,8 +136,11 @@ class _Table:
         t = type(value)
         if t is str:
             return self.text(value)
+        if t in _SCALARS:
+            return value
         if t is dict:
-            return {self.obj(k) if type(k) is str else k: self.obj(v) for k, v in value.items()}
+            text, obj = self.text, self.obj
+            return {text(k) if type(k) is str else k: v if type(v) in _SCALARS else obj(v) for k, v in value.items()}
         if t is list:
             return [self.obj(v) for v in value]
         if t is tuple:
@@ -148,6 +151,7 @@ class _Table:
         return value
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
 _current: list[_Table] = []
 
 

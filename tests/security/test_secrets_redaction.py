@@ -174,3 +174,17 @@ def test_every_library_logger_redacts(monkeypatch: pytest.MonkeyPatch, caplog: p
             log.exception("failed with %s", KEY)
     assert len(caplog.records) == 2 * len(loggers)
     assert KEY not in caplog.text and "[redacted]" in caplog.text
+
+
+def test_a_litellm_error_echoing_the_key_is_redacted() -> None:
+    litellm = pytest.importorskip("litellm")
+    from trace_opt.llm import LiteLLM
+
+    echoed = litellm.AuthenticationError(message=f"Incorrect API key provided: {KEY}", llm_provider="openai",
+                                         model="gpt-4o-mini")  # fmt: skip
+    llm = LiteLLM("openai/gpt-4o-mini", api_key=KEY, mock_response=echoed, cacheable=False)
+    with pytest.raises(AuthenticationError) as info:
+        llm.complete("hi")
+    assert "Incorrect API key provided: [redacted]" in str(info.value)
+    assert KEY not in str(info.value) and KEY not in (info.value.provider_message or "")
+    assert KEY not in str(info.value.__cause__) and KEY not in repr(info.value.__cause__.args)
