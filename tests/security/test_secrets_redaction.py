@@ -188,3 +188,23 @@ def test_a_litellm_error_echoing_the_key_is_redacted() -> None:
     assert "Incorrect API key provided: [redacted]" in str(info.value)
     assert KEY not in str(info.value) and KEY not in (info.value.provider_message or "")
     assert KEY not in str(info.value.__cause__) and KEY not in repr(info.value.__cause__.args)
+
+
+def test_recorded_runs_keep_no_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SERVICE_TOKEN", KEY)
+
+    @trace.bundle()
+    def connect(url: str) -> str:
+        raise ConnectionError(f"refused for {url} with token {KEY}")
+
+    store = Store(tmp_path / "runs.db")
+    with pytest.raises(trace.ExecutionError), record(store) as run:
+        run.meta["name"] = f"job using {KEY}"
+        connect(f"https://svc.example/?t={KEY}")
+    assert KEY in str(run.meta["name"])  # the live object is the program's own
+    store.close()
+    assert KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    reopened = Store(tmp_path / "runs.db")
+    loaded = trace.Run.load(reopened, run.id)
+    assert loaded.meta["name"] == "job using [redacted]" and "[redacted]" in loaded.calls[0].error["text"]
+    reopened.close()
