@@ -138,7 +138,7 @@ def load_state(opt: Optimizer, saved: Mapping[str, Any]) -> None:
     check_state(opt, saved)()
 
 
-def check_state(opt: Optimizer, saved: Mapping[str, Any]) -> Callable[[], None]:
+def check_state(opt: Optimizer, saved: Any) -> Callable[[], None]:
     """Check ``saved`` completely without changing anything; returns the function that installs it.
 
     Callers that load several things at once (``optimizers.progress``) check them all first.

@@ -19,11 +19,11 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar, overload
 
-from .secrets import logger
 from .context import CALL_HOOK, TRACING
 from .errors import BundleError, ConstraintViolation, ExecutionError
 from .nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode, WithInfo, format_exception
 from .sandbox import get_sandbox
+from .secrets import logger
 
 __all__ = ["CodeParameter", "FunModule", "bundle"]
 

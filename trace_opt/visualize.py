@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .secrets import logger
 from .errors import BackendUnavailable, with_help
 from .graph import topological_order
 from .nodes import Node
+from .secrets import logger
 
 if TYPE_CHECKING:
     import graphviz

@@ -12,7 +12,6 @@ import os
 import threading
 from typing import Any
 
-from ..secrets import logger
 from ..errors import (
     AuthenticationError,
     BackendUnavailable,
@@ -24,6 +23,7 @@ from ..errors import (
     ModelNotFound,
     RateLimitError,
 )
+from ..secrets import logger
 from .base import LLM
 from .request import Request
 from .response import LLMResponse, Usage

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..secrets import logger
 from ..errors import BackendUnavailable, BadRequestError, ContextWindowExceeded
+from ..secrets import logger
 from .base import LLM
 from .request import Request
 from .response import LLMResponse, Usage

@@ -22,9 +22,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..secrets import logger
 from ..errors import InputRequested, ReplayDivergence, SerializationError, StoreError
 from ..nodes import WithInfo
+from ..secrets import logger
 from ..store.canonical import digest, dumps
 from ..store.runs import CallRow, add_call
 from ..store.wrappers import type_name

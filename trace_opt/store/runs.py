@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..secrets import redact
 from ..errors import StoreError
+from ..secrets import redact
 from .store import Store
 from .wrappers import register_wrapper
 
