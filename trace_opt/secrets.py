@@ -280,25 +280,27 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         table = redactor()
-        if isinstance(record.msg, str):
-            record.msg = table.text(record.msg)
+        record.msg = table.text(record.msg if isinstance(record.msg, str) else str(record.msg))
         if isinstance(record.args, tuple):
-            record.args = tuple(table.text(a) if isinstance(a, str) else _redact_arg(table, a) for a in record.args)
+            record.args = tuple(_redact_arg(table, a) for a in record.args)
         elif isinstance(record.args, Mapping):
             record.args = {k: _redact_arg(table, v) for k, v in record.args.items()}
-        if record.exc_info and record.exc_info[1] is not None:
-            redact_exception(record.exc_info[1])
-            record.exc_text = None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # the traceback text, redacted; the exception object itself is left alone
+            record.exc_text = table.text(_FORMATTER.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = table.text(record.stack_info)
         return True
 
 
+_FORMATTER = logging.Formatter()
+
+
 def _redact_arg(table: _Table, arg: Any) -> Any:
+    if type(arg) in _SCALARS:
+        return arg
     if isinstance(arg, (str, dict, list, tuple)):
         return table.obj(arg)
-    if isinstance(arg, BaseException):
-        return redact_exception(arg)
-    if isinstance(arg, (int, float, bool)) or arg is None:
-        return arg
     return table.text(str(arg))  # formatted with %s anyway; %r of an object then shows its str
 
 

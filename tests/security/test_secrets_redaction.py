@@ -166,14 +166,17 @@ def test_every_library_logger_redacts(monkeypatch: pytest.MonkeyPatch, caplog: p
     assert unfiltered == [], "use trace_opt.secrets.logger(__name__) instead of logging.getLogger"
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     caplog.set_level(logging.INFO)
+    errors = []
     for name, log in loggers:
         log.info("key %s in %r", KEY, {"k": KEY})
         try:
             raise ValueError(f"boom {KEY}")
-        except ValueError:
+        except ValueError as e:
             log.exception("failed with %s", KEY)
+            errors.append(e)
     assert len(caplog.records) == 2 * len(loggers)
-    assert KEY not in caplog.text and "[redacted]" in caplog.text
+    assert KEY not in caplog.text and "[redacted]" in caplog.text and "ValueError: boom [redacted]" in caplog.text
+    assert all(str(e) == f"boom {KEY}" for e in errors)  # the program's own exception is untouched
 
 
 def test_a_litellm_error_echoing_the_key_is_redacted() -> None:
