@@ -68,6 +68,11 @@ _CREDENTIAL_WORDS = frozenset(
      "authorization", "cookie", "bearer", "signature"}
 )  # fmt: skip
 _WORD = re.compile(r"[a-z0-9]+")
+# decoding parameters that name *tokens of the vocabulary*, not access tokens
+_SAMPLING_TOKEN_PARAMS = frozenset(
+    {"stop_token_ids", "eos_token_id", "pad_token_id", "bos_token_id", "forced_bos_token_id", "forced_eos_token_id",
+     "decoder_start_token_id", "token_healing"}
+)  # fmt: skip
 
 
 def is_credential_name(name: object) -> bool:
@@ -78,7 +83,7 @@ def is_credential_name(name: object) -> bool:
     >>> [is_credential_name(n) for n in ("api_key", "Authorization", "aws_session_token", "max_tokens")]
     [True, True, True, False]
     """
-    if not isinstance(name, str):
+    if not isinstance(name, str) or name.lower() in _SAMPLING_TOKEN_PARAMS:
         return False
     words = _WORD.findall(name.lower().replace("-", "_"))
     return any(w in _CREDENTIAL_WORDS for w in words) or name.lower() in ("x-api-key", "api-key")

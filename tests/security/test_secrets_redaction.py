@@ -211,3 +211,10 @@ def test_recorded_runs_keep_no_secret(monkeypatch: pytest.MonkeyPatch, tmp_path:
     loaded = trace.Run.load(reopened, run.id)
     assert loaded.meta["name"] == "job using [redacted]" and "[redacted]" in loaded.calls[0].error["text"]
     reopened.close()
+
+
+@pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens", "stop_token_ids", "top_k", "logit_bias", "keywords"])
+def test_sampling_parameters_stay_keyed(name: str) -> None:
+    llm = FunctionLLM(lambda m, **kw: "x", name="f")
+    assert not secrets.is_credential_name(name)
+    assert llm.request("q", **{name: 5}).key(llm.identity()) != llm.request("q", **{name: 6}).key(llm.identity())
