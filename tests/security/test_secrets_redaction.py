@@ -28,6 +28,8 @@ KEY = "sk-test-unit-0123456789abcdef"
     [
         pytest.param("OPENAI_API_KEY", KEY, KEY, id="OPENAI_API_KEY"),
         pytest.param("GITHUB_TOKEN", "ghp_abcdefgh12345678", "ghp_abcdefgh12345678", id="GITHUB_TOKEN"),
+        pytest.param("DB_PASSWORD", "s3cr3t-db-pass", "s3cr3t-db-pass", id="DB_PASSWORD"),
+        pytest.param("STRIPE_SECRET", "rk_live_abcdefgh", "rk_live_abcdefgh", id="STRIPE_SECRET"),
         pytest.param("MY_SERVICE_PASSWD", "correct-horse-battery", "correct-horse-battery", id="MY_SERVICE_PASSWD"),
         pytest.param("GOOGLE_APPLICATION_CREDENTIALS", "/home/u/sa-key.json", "/home/u/sa-key.json", id="GOOGLE_APPLICATION_CREDENTIALS"),
         pytest.param("HF_AUTH", "hf_abcdefghijk", "hf_abcdefghijk", id="HF_AUTH"),
