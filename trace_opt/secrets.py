@@ -169,6 +169,10 @@ def redactor() -> _Table:
     """The current table of secrets, rebuilt if the environment or the registered set changed.
 
     Take it once per prompt / file and apply ``.text`` or ``.obj`` to many values.
+
+    >>> table = redactor()
+    >>> table.text("nothing secret here"), table.obj({"n": [1, "two"]})
+    ('nothing secret here', {'n': [1, 'two']})
     """
     env = _environment()
     table = _current[0] if _current else None
@@ -188,6 +192,10 @@ def remember(value: Any) -> None:
 
     ``Bearer <token>`` headers register the token too; a JSON string (a service-account
     file's text) registers its credential fields.
+
+    >>> remember({"Authorization": "Bearer tok-0123456789-doc"})
+    >>> redact_text("sent tok-0123456789-doc")
+    'sent [redacted]'
     """
     new = {v for v in _leaves(value) if len(v) >= MIN_LENGTH} - _frozen[0]
     if not new:
@@ -223,7 +231,11 @@ def _leaves(value: Any, depth: int = 0) -> Iterable[str]:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every known secret replaced by ``[redacted]``."""
+    """``text`` with every known secret replaced by ``[redacted]``.
+
+    >>> redact_text("ftp://me:longpassword@files.example/x")
+    'ftp://me:[redacted]@files.example/x'
+    """
     return redactor().text(text)
 
 
@@ -259,6 +271,10 @@ def redact_exception(exc: BaseException) -> BaseException:
     """Redact ``exc`` and its causes in place -- args, ``message`` and ``provider_message`` -- and return it.
 
     A provider error that echoes the key must not carry it into a recorded run or a log.
+
+    >>> remember("sk-doc-echoed-0123456789")
+    >>> str(redact_exception(PermissionError("401: bad key sk-doc-echoed-0123456789")))
+    '401: bad key [redacted]'
     """
     table = redactor()
     seen: set[int] = set()
@@ -318,6 +334,9 @@ def logger(name: str) -> logging.Logger:
 
     A filter on the ``trace_opt`` logger alone would not see records of its children, so every
     library module gets its logger here.
+
+    >>> any(isinstance(f, RedactingFilter) for f in logger("trace_opt.example").filters)
+    True
     """
     log = logging.getLogger(name)
     if _FILTER not in log.filters:

@@ -220,3 +220,11 @@ def test_sampling_parameters_stay_keyed(name: str) -> None:
     llm = FunctionLLM(lambda m, **kw: "x", name="f")
     assert not secrets.is_credential_name(name)
     assert llm.request("q", **{name: 5}).key(llm.identity()) != llm.request("q", **{name: 6}).key(llm.identity())
+
+
+@pytest.mark.parametrize("module", ["trace_opt.secrets", "trace_opt.llm.request", "trace_opt.modules"])
+def test_doctests(module: str) -> None:
+    import doctest
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
