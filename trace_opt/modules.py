@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from .bundle import CodeParameter, FunModule
 from .errors import StateDictError
 from .nodes import ParameterNode
+from .secrets import redact
 
 __all__ = ["Module", "check_loadable", "model", "validate_value"]
 
@@ -86,8 +87,10 @@ class Module:
                 p._set(value)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the parameters to a JSON file (atomically: a crash leaves the old file)."""
-        state = self.state_dict()
+        """Write the parameters to a JSON file (atomically: a crash leaves the old file).
+
+        Known secrets (``trace_opt.secrets``) in the values are written as ``[redacted]``."""
+        state = redact(self.state_dict())
         doc = {"format": _FORMAT, "version": _FORMAT_VERSION, "class": type(self).__qualname__, "parameters": state}
         try:
             text = json.dumps(doc, indent=2, ensure_ascii=False)

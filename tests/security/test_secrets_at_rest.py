@@ -99,3 +99,18 @@ def test_progress_files_hold_no_credentials_and_refuse_redirection(tmp_path: Pat
         load_progress(path, opt)
     assert p.data == "Be kind." and opt.param_groups[0]["llm_params"]["api_base"] == "https://u:pw-12345678@mine.example"
     assert issubclass(UnsafeStateError, StateDictError)
+
+
+def test_a_checkpoint_holds_no_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+    @trace.model
+    class Agent:
+        def __init__(self) -> None:
+            self.prompt = trace.node(f"call with {KEY}", trainable=True)
+
+    agent = Agent()
+    agent.save(tmp_path / "agent.json")
+    assert KEY not in (tmp_path / "agent.json").read_text() and agent.prompt.data == f"call with {KEY}"
+    agent.load(tmp_path / "agent.json")
+    assert agent.prompt.data == "call with [redacted]"
