@@ -51,3 +51,15 @@ def test_the_demo_files_hold_no_secret(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert {"history.json", "steps.txt", "report.html", "store.db"} <= set(files)
     assert [name for name, data in files.items() if KEY.encode() in data] == []  # ... no file does
     assert all(b"[redacted]" in files[name] for name in ("history.json", "report.html", "store.db"))
+
+
+def test_graph_pictures_hold_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("graphviz")
+    import trace_opt as trace
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    x = trace.node(f"a long value that ends with the key {KEY}", trainable=True)
+    y = x + "!"
+    y.backward(f"feedback quoting {KEY}")
+    source = trace.render(y, max_label=200).source
+    assert KEY not in source and "[redacted]" in source and x.data.endswith(KEY)
