@@ -34,6 +34,7 @@ from typing import Any
 import trace_opt as trace
 from optimizers import OPRO, BeamSearch
 from trace_opt.llm import LLM, Cache, LocalLLM, generate_text, resolve, track_usage, use, use_cache
+from trace_opt.secrets import redact, redact_text
 from trace_opt.report import ReportData, graph_picture, steps_from_log, write_report
 from trace_opt.store import Store, use_store
 
@@ -246,8 +247,9 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
                "initial": initial, "final": final, "steps": records, "versions": versions, "seconds": seconds,
                "llm_calls": usage.calls, "cache": {"hits": stats.hits, "misses": stats.misses, "path": str(cache.path)},
                "stop": log.stop}  # fmt: skip
-    (folder / "history.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=repr), encoding="utf-8")
-    (folder / "steps.txt").write_text("\n".join(progress.lines) + "\n", encoding="utf-8")
+    # files to share: known secrets (trace_opt.secrets) are redacted
+    (folder / "history.json").write_text(json.dumps(redact(summary), indent=2, ensure_ascii=False, default=repr), encoding="utf-8")
+    (folder / "steps.txt").write_text(redact_text("\n".join(progress.lines)) + "\n", encoding="utf-8")
     report = ReportData(
         title=f"trace_opt demo: sentiment instruction trained on {backend.model}",
         steps=steps_from_log([{"step": 0, "score": before, "best": before, "values": initial, "note": "before training"},

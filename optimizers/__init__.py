@@ -24,6 +24,9 @@ from .search import GEPA, BeamSearch, Budget, PrioritySearch, SearchLog, SearchT
 from .textgrad import TextGrad, TextualGradients
 from .train import evaluate, train
 from .trainlog import TrainLog
+from trace_opt.secrets import install_log_filter as _install_log_filter
+
+_install_log_filter()  # every optimizers.* logger redacts secrets (trace_opt.secrets)
 
 __all__ = [
     "BeamSearch",

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "trace_opt"
 
 LAYERS: list[set[str]] = [
-    {"errors"},
+    {"errors", "secrets"},
     {"context", "sqlite"},
     {"nodes"},
     {"graph", "propagation", "constraints", "sandbox"},

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import operators as operators
 from . import propagation as _propagation
+from . import secrets as _secrets
 from . import visualize as _visualize
 from .bundle import CodeParameter, FunModule, bundle
 from .constraints import Choice, Grammar, JSONSchema, MaxTokens, Prefix, Regex, Stop
@@ -102,6 +103,7 @@ _LAZY_NAMES = {
 }
 
 del _propagation, _visualize
+_secrets.install_log_filter()  # loggers made at import time; later ones use secrets.logger
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
-import logging
 import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar, overload
@@ -24,10 +23,11 @@ from .context import CALL_HOOK, TRACING
 from .errors import BundleError, ConstraintViolation, ExecutionError
 from .nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode, WithInfo, format_exception
 from .sandbox import get_sandbox
+from .secrets import logger
 
 __all__ = ["CodeParameter", "FunModule", "bundle"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

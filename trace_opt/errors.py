@@ -8,6 +8,7 @@ working, and every message names the bad value and ends with a ``help:`` line.
     ├── BundleError (TypeError)         @bundle used on something it cannot wrap
     ├── BackwardError (RuntimeError)    backward on a node that cannot take it
     ├── StateDictError (ValueError)     load_state_dict / Module.load got data that does not fit
+    │   └── UnsafeStateError            a saved state would change where requests go or the key
     ├── ConstraintError (ValueError)    a constraint is malformed
     ├── ConstraintViolation (ValueError) a value broke a constraint; ``.output`` holds it
     ├── SerializationError (TypeError)  a value cannot be stored as canonical JSON
@@ -65,6 +66,7 @@ __all__ = [
     "StoreError",
     "TraceOptError",
     "TransientLLMError",
+    "UnsafeStateError",
 ]
 
 
@@ -114,6 +116,14 @@ class BackwardError(TraceOptError, RuntimeError):
 
 class StateDictError(TraceOptError, ValueError):
     """A state dict or saved file does not match the module; nothing was changed."""
+
+
+class UnsafeStateError(StateDictError):
+    """A saved optimizer state or progress file sets an LLM parameter outside the allow-list.
+
+    Loading a file must never change where requests go or with which credentials
+    (``api_base``, ``api_key``, ``extra_headers``...); only sampling parameters may be restored.
+    """
 
 
 class ConstraintError(TraceOptError, ValueError):

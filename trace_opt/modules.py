@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 from .bundle import CodeParameter, FunModule
 from .errors import StateDictError
 from .nodes import ParameterNode
+from .secrets import redact
 
-__all__ = ["Module", "model"]
+__all__ = ["Module", "check_loadable", "model", "validate_value"]
 
 C = TypeVar("C", bound=type)
 
@@ -65,12 +66,13 @@ class Module:
                 f"state must be a mapping of parameter names to values, got {type(state).__name__}",
                 hint="pass what state_dict() returned",
             )
+        check_loadable(state, "the state")
         params = dict(self.named_parameters())
         unknown = [k for k in state if k not in params]
         missing = [k for k in params if k not in state]
         if strict and (unknown or missing):
             raise StateDictError(
-                f"state does not match {type(self).__name__}: unknown keys {unknown}, missing keys {missing}",
+                f"state does not match {type(self).__name__}: unknown keys {_cut(unknown)}, missing keys {_cut(missing)}",
                 hint="pass strict=False to load a subset, or check that the state came from this model",
             )
         updates = []
@@ -78,15 +80,17 @@ class Module:
             p = params.get(name)
             if p is None:
                 continue
-            _validate(name, p, value)
+            validate_value(name, p, value)
             updates.append((p, value))
         for p, value in updates:
             if p.data != value:
                 p._set(value)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the parameters to a JSON file (atomically: a crash leaves the old file)."""
-        state = self.state_dict()
+        """Write the parameters to a JSON file (atomically: a crash leaves the old file).
+
+        Known secrets (``trace_opt.secrets``) in the values are written as ``[redacted]``."""
+        state = redact(self.state_dict())
         doc = {"format": _FORMAT, "version": _FORMAT_VERSION, "class": type(self).__qualname__, "parameters": state}
         try:
             text = json.dumps(doc, indent=2, ensure_ascii=False)
@@ -114,7 +118,7 @@ class Module:
             raise StateDictError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
         try:
             doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also a 5000-digit int
             raise StateDictError(
                 f"{path} is not a trace_opt model file ({exc})", hint="pass a file written by Module.save"
             ) from None
@@ -136,11 +140,13 @@ def _jsonable(value: Any) -> bool:
     return True
 
 
-def _validate(name: str, p: ParameterNode[Any], value: Any) -> None:
+def validate_value(name: str, p: ParameterNode[Any], value: Any) -> None:
+    """Raise ``StateDictError`` unless ``value`` may be loaded into ``p``: same kind of value as
+    now, code that compiles, constraint kept."""
     current = p.data
     if current is not None and value is not None and not _same_kind(current, value):
         raise StateDictError(
-            f"{name} holds a {type(current).__name__}, the state gives a {type(value).__name__}: {value!r:.80}",
+            f"{name} holds a {type(current).__name__}, the state gives a {type(value).__name__}: {_cut(value)}",
             hint="load a state saved from the same model",
         )
     if isinstance(p, CodeParameter):
@@ -154,9 +160,59 @@ def _validate(name: str, p: ParameterNode[Any], value: Any) -> None:
         ok = p.constraint.check(value if isinstance(value, str) else json.dumps(value))
         if not ok:
             raise StateDictError(
-                f"{name} = {value!r:.80} breaks its constraint: {getattr(ok, 'reason', ok)}",
+                f"{name} = {_cut(value)} breaks its constraint: {getattr(ok, 'reason', ok)}",
                 hint="load a value that satisfies the parameter's constraint",
             )
+
+
+#: Bounds on what a loaded file may hold: deeper, longer or bigger is refused, not loaded.
+MAX_DEPTH = 64
+MAX_STRING = 1_000_000
+MAX_ITEMS = 1_000_000
+MAX_INT_BITS = 4096
+
+
+def check_loadable(value: Any, what: str) -> None:
+    """Raise ``StateDictError`` if ``value`` (data from a file) is nested, long or big beyond the bounds.
+
+    Walked without recursion, so a list nested 100,000 deep is refused, not a ``RecursionError``.
+
+    >>> check_loadable({"prompt": "Be brief.", "k": [1, 2]}, "the state")
+    >>> check_loadable("x" * 2_000_000, "the state")
+    Traceback (most recent call last):
+    ...
+    trace_opt.errors.StateDictError: the state holds a string of 2000000 characters (at most 1000000)
+    help: load a file written by trace_opt (save/state_dict), not one edited by hand or by someone else
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    items = 0
+    problem = ""
+    while stack and not problem:
+        v, depth = stack.pop()
+        items += 1
+        if isinstance(v, str):
+            problem = f"a string of {len(v)} characters (at most {MAX_STRING})" if len(v) > MAX_STRING else ""
+        elif isinstance(v, int) and not isinstance(v, bool):
+            problem = f"an integer of {v.bit_length()} bits (at most {MAX_INT_BITS})" if v.bit_length() > MAX_INT_BITS else ""
+        elif isinstance(v, (Mapping, list, tuple)):
+            if depth >= MAX_DEPTH:
+                problem = f"values nested more than {MAX_DEPTH} deep"
+            elif items + len(v) > MAX_ITEMS:
+                problem = f"more than {MAX_ITEMS} values"
+            else:
+                children = [x for kv in v.items() for x in kv] if isinstance(v, Mapping) else v
+                stack.extend((c, depth + 1) for c in children)
+    if problem:
+        raise StateDictError(
+            f"{what} holds {problem}",
+            hint="load a file written by trace_opt (save/state_dict), not one edited by hand or by someone else",
+        )
+
+
+def _cut(value: Any) -> str:
+    """A bounded repr for messages about values that passed ``check_loadable``."""
+    text = repr(value) if not isinstance(value, str) else repr(value[:100])
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def _same_kind(a: Any, b: Any) -> bool:

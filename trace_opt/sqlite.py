@@ -13,7 +13,6 @@ raises ``StoreBusy``.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import sqlite3
@@ -21,9 +20,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from .secrets import logger
+
 __all__ = ["connect", "is_busy", "is_corrupt", "retry_busy"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 T = TypeVar("T")
 
@@ -93,12 +94,21 @@ def retry_busy(fn: Callable[[], T], budget: float) -> T:
                 raise
 
 
-def connect(path: str | os.PathLike[str], *, busy_timeout: float, budget: float, wal: bool = True) -> sqlite3.Connection:
+def connect(
+    path: str | os.PathLike[str],
+    *,
+    busy_timeout: float,
+    budget: float,
+    wal: bool = True,
+    check: Callable[[sqlite3.Connection], None] | None = None,
+) -> sqlite3.Connection:
     """A connection to ``path`` for use from any thread (under the caller's lock), in WAL mode.
 
     The busy timeout is in force before the first statement (``sqlite3.connect`` installs it as
     the file opens). Switching to WAL needs a moment alone with the file, so when several
     processes create it together all but one are told "locked" at once: that is retried.
+    ``check(conn)`` runs first, before anything is written (switching to WAL rewrites the
+    file's header): a caller refuses a file of another program there, leaving it untouched.
     Raises ``sqlite3.Error`` (or ``OSError``) for the caller to turn into its own policy.
 
     >>> conn = connect(":memory:", busy_timeout=1.0, budget=1.0, wal=False)
@@ -107,6 +117,8 @@ def connect(path: str | os.PathLike[str], *, busy_timeout: float, budget: float,
     """
     conn = sqlite3.connect(os.fspath(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     try:
+        if check is not None:
+            check(conn)
         if wal:
             mode = retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone()[0], budget)
             if str(mode).lower() != "wal":  # e.g. a filesystem without shared memory

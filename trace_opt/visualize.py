@@ -8,20 +8,20 @@ source (``render(x).source``) still works; turning it into an image says how to 
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackendUnavailable, with_help
 from .graph import topological_order
 from .nodes import Node
+from .secrets import logger, redactor
 
 if TYPE_CHECKING:
     import graphviz
 
 __all__ = ["render"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 _STYLE = {
     "parameter": {"fillcolor": "#ffe9a8", "color": "#b08800"},
@@ -36,13 +36,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _label(n: Node[Any], limit: int) -> str:
+def _label(n: Node[Any], limit: int, redact: Callable[[str], str]) -> str:
+    # redacted before clipping: a cut secret would no longer match (pictures get shared)
     head = n.name + (" (trainable)" if n.trainable else "")
-    body = _clip(repr(n.data) if not isinstance(n.data, str) else n.data, limit)
+    body = _clip(redact(repr(n.data) if not isinstance(n.data, str) else n.data), limit)
     lines = [head, body]
     fb = n.feedback
     if fb:
-        lines.append("feedback: " + _clip(getattr(fb[-1], "text", str(fb[-1])), limit))
+        lines.append("feedback: " + _clip(redact(getattr(fb[-1], "text", str(fb[-1]))), limit))
     return "\n".join(lines)
 
 
@@ -76,11 +77,12 @@ def render(
     kept = order[dropped:]
     keep = {id(n) for n in kept}
     dot = graphviz.Digraph(graph_attr={"rankdir": rankdir}, node_attr={"shape": "box", "style": "rounded,filled"})
+    redact = redactor().text
     for n in kept:
         style = dict(_STYLE[n.kind])
         if n.trainable:
             style.update(penwidth="2.5", peripheries="2")
-        dot.node(str(id(n)), _label(n, max_label), **style)
+        dot.node(str(id(n)), _label(n, max_label, redact), **style)
         for p in n._parents:
             if id(p) in keep:
                 dot.edge(str(id(p)), str(id(n)))

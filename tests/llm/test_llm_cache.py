@@ -62,19 +62,21 @@ def test_key_excludes_credentials_and_transport() -> None:
     assert "sk-" not in canonical_json(a.record(ident))
 
 
-def test_api_keys_and_base_urls_never_reach_the_store(tmp_path: Path) -> None:
+def test_api_keys_never_reach_the_store_and_the_endpoint_is_keyed(tmp_path: Path) -> None:
     llm = LiteLLM("openai/gpt-4o-mini", api_key="sk-secret-123", api_base="http://secret.example")
     req = llm.request("q", temperature=0)
     assert "api_key" not in req.params and "api_base" not in req.params
     assert req.transport == {"api_key": "sk-secret-123", "api_base": "http://secret.example"}
-    other = LiteLLM("openai/gpt-4o-mini", api_key="sk-other").request("q", temperature=0)
-    assert req.key(llm.identity()) == other.key(llm.identity())
+    other_key = LiteLLM("openai/gpt-4o-mini", api_key="sk-other", api_base="http://secret.example")
+    assert req.key(llm.identity()) == other_key.request("q", temperature=0).key(llm.identity())
+    elsewhere = LiteLLM("openai/gpt-4o-mini", api_key="sk-secret-123", api_base="http://elsewhere.example")
+    assert req.key(llm.identity()) != elsewhere.request("q", temperature=0).key(llm.identity())
     with use_cache(Cache(tmp_path)) as cache:
         assert cache is not None
         FunctionLLM(lambda m, **p: "x", name="f").complete("q", api_key="sk-secret-123", base_url="http://h")
         blob = json.dumps(list(cache.records()))
         cache.close()
-    assert "sk-secret" not in blob and "http://h" not in blob
+    assert "sk-secret" not in blob and '"endpoint":"http://h"' in blob.replace(" ", "").replace("\\", "")
     raw = (tmp_path / "llm_cache.sqlite").read_bytes()
     assert b"sk-secret" not in raw
 

@@ -22,6 +22,7 @@ import sqlite3
 import sys
 
 from ..errors import TraceOptError
+from .output import escape
 from .parser import parse
 
 __all__ = ["main"]
@@ -30,7 +31,8 @@ __all__ = ["main"]
 def _fail(message: str, code: int) -> int:
     text, _, hint = message.partition("\nhelp: ")
     line = " ".join(text.split())
-    sys.stderr.write(f"trace-opt: error: {line}" + (f" (help: {' '.join(hint.split())})" if hint else "") + "\n")
+    text = f"trace-opt: error: {line}" + (f" (help: {' '.join(hint.split())})" if hint else "")
+    sys.stderr.write(escape(text) + "\n")
     return code
 
 

@@ -1,7 +1,9 @@
 """Printing for the CLI: aligned tables for people, JSON for scripts.
 
 Printing is this package's job (it is the terminal front end), so it writes to stdout
-directly; the library below it only logs.
+directly; the library below it only logs. Everything printed can come from a store file,
+an LLM or code an optimizer wrote, so control characters (ANSI escape sequences, carriage
+returns, bidi overrides) are shown escaped (``\x1b``) and never reach the terminal raw.
 """
 
 from __future__ import annotations
@@ -14,11 +16,25 @@ from typing import Any
 
 from ..store import Opaque
 
-__all__ = ["clip", "emit_json", "jsonable", "stamp", "table", "write"]
+__all__ = ["clip", "emit_json", "escape", "jsonable", "stamp", "table", "write"]
+
+_CONTROL = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+            *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # fmt: skip
+_ESCAPES = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _CONTROL}
+
+
+def escape(text: str) -> str:
+    r"""``text`` with every control character but newline and tab written as an escape.
+
+    >>> escape("ok\x1b[2Jgone\r!")
+    'ok\\x1b[2Jgone\\x0d!'
+    """
+    return text.translate(_ESCAPES)
 
 
 def write(text: str = "") -> None:
-    """One block of text to stdout, newline-terminated."""
+    """One block of text to stdout, newline-terminated, control characters escaped."""
+    text = escape(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 

@@ -9,6 +9,7 @@ from typing import NoReturn
 from .cache import cmd_cache
 from .history import cmd_history
 from .runs import cmd_graph, cmd_replay, cmd_runs, cmd_show
+from .output import escape
 
 __all__ = ["build_parser", "parse"]
 
@@ -29,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2, not usage + message."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"trace-opt: error: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+        sys.stderr.write(escape(f"trace-opt: error: {' '.join(message.split())} (see `{self.prog} --help`)") + "\n")
         raise SystemExit(2)
 
 

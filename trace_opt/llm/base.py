@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..execution import run
+from ..secrets import redactor
 from .core import pipeline, run_async, run_sync
 from .limits import Limiter
 from .request import Message, Request, normalize_messages, split_params
@@ -133,11 +134,16 @@ class LLM:
         sample_id: int | str | None = None,
         **params: Any,
     ) -> Request:
-        """Build the canonical :class:`Request` a call with these arguments makes."""
+        """Build the canonical :class:`Request` a call with these arguments makes.
+
+        Known secrets (``trace_opt.secrets``) in the messages and parameters are replaced by
+        ``[redacted]`` here, the one place every prompt passes before it leaves the process.
+        """
         semantic, transport = split_params({**self.defaults, **_decoding_params(constraint), **params})
+        table = redactor()
         return Request(
-            messages=normalize_messages(messages),
-            params=semantic,
+            messages=table.obj(normalize_messages(messages)),
+            params=table.obj(semantic),
             constraint=constraint,
             sample_id=sample_id,
             transport=transport,

@@ -13,7 +13,6 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import logging
 import math
 import threading
 import time
@@ -21,6 +20,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConstraintViolation, LLMTimeout
+from ..secrets import logger, redact_exception, redact_text
 from .budget import Estimate, active_trackers, reserve, settle
 from .cache import get_cache
 from .prompts import CONSTRAINT_FEEDBACK
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_constraint", "pipeline", "run_async", "run_sync"]
 
-log = logging.getLogger("trace_opt.llm")
+log = logger("trace_opt.llm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +125,8 @@ def _cached(llm: LLM, request: Request) -> Pipeline:
         raise
     settle(trackers, est, response)
     if key is not None and cache is not None:
-        cache.put(key, response, request.record(identity))
+        stored = response if (text := redact_text(response.text)) == response.text else dataclasses.replace(response, text=text)
+        cache.put(key, stored, request.record(identity))
     return response
 
 
@@ -170,7 +171,7 @@ def _translate(llm: LLM, exc: Exception) -> BaseException:
     new = classify(llm.translate_error(exc))
     if new is not exc and new.__cause__ is None:
         new.__cause__ = exc
-    return new
+    return redact_exception(new)  # a provider error may echo the key it was sent
 
 
 # -- the blocking driver ---------------------------------------------------------------------

@@ -8,7 +8,6 @@ logic only ever sees ``TransientLLMError`` / ``PermanentLLMError``. litellm's ca
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from typing import Any
@@ -24,13 +23,14 @@ from ..errors import (
     ModelNotFound,
     RateLimitError,
 )
+from ..secrets import logger
 from .base import LLM
 from .request import Request
 from .response import LLMResponse, Usage
 
 __all__ = ["LiteLLM"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 # litellm class name -> our error; the first name found along the exception's MRO wins, so
 # subclasses (ContextWindowExceededError < BadRequestError) are listed on their own.

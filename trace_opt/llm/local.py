@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
-import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -25,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendUnavailable, BadRequestError, ContextWindowExceeded
+from ..secrets import logger
 from .base import LLM
 from .request import Request
 from .response import LLMResponse, Usage
 
 __all__ = ["LocalLLM", "default_model_path"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 #: Sampling parameters llama.cpp's chat completion understands.
 SUPPORTED_PARAMS = frozenset(

@@ -1,9 +1,12 @@
 """The canonical form of one LLM request, and its cache key.
 
 The key is the sha256 of canonical JSON (sorted keys, no whitespace) of everything that can
-change the answer: backend identity and model, messages, sampling parameters, the constraint
-and the sample id. Credentials, endpoints and transport knobs (timeouts, retries) are split off
-first, so they never reach a key or a stored record and a cache can be shared.
+change the answer: backend identity and model, the endpoint (``api_base`` without its user
+info or query), messages, sampling parameters, the constraint and the sample id. Credentials
+(``api_key``, ``aws_secret_access_key``, ``vertex_credentials``, headers, and credential keys
+nested in ``extra_body``...) and transport knobs (timeouts, retries) are split off first, so
+they never reach a key or a stored record and a cache can be shared; their values are
+registered with :mod:`trace_opt.secrets`, so an error that echoes them is redacted too.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SerializationError
+from ..secrets import is_credential_name, remember, scrub_params, url_without_credentials
 
-__all__ = ["Message", "Request", "canonical_json", "constraint_spec", "normalize_messages", "split_params"]
+__all__ = ["Message", "Request", "SAFE_PARAMS", "canonical_json", "constraint_spec", "endpoint", "normalize_messages", "split_params"]
 
 Message = Mapping[str, Any]
 
@@ -36,18 +40,54 @@ TRANSPORT_PARAMS = frozenset(
         "timeout",
     }
 )
+#: The parameters a saved optimizer state or progress file may set: sampling only. Anything
+#: else (``api_base``, ``api_key``, ``extra_headers``, ``extra_body``...) could send the user's
+#: key elsewhere, so loading refuses it (``UnsafeStateError``).
+SAFE_PARAMS = frozenset(
+    {"frequency_penalty", "logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "min_p", "n",
+     "presence_penalty", "reasoning_effort", "repeat_penalty", "repetition_penalty", "seed", "stop",
+     "temperature", "top_k", "top_logprobs", "top_p"}
+)  # fmt: skip
+#: Transport parameters that pick the server: keyed (without credentials) so two endpoints
+#: serving the same model name never share answers.
+ENDPOINT_PARAMS = ("api_base", "base_url", "azure_endpoint")
 
 
 def split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split ``params`` into (semantic, transport). Only semantic ones are keyed and stored."""
+    """Split ``params`` into (semantic, transport). Only semantic ones are keyed and stored.
+
+    Credential parameters go to transport; a mapping holding credentials (``extra_body``)
+    is sent whole but keyed without them.
+
+    >>> split_params({"temperature": 0, "aws_secret_access_key": "abcdefgh12", "extra_body": {"api_key": "k" * 9}})
+    ({'temperature': 0, 'extra_body': {}}, {'aws_secret_access_key': 'abcdefgh12', 'extra_body': {'api_key': 'kkkkkkkkk'}})
+    """
     semantic: dict[str, Any] = {}
     transport: dict[str, Any] = {}
     for k, v in params.items():
-        if k in TRANSPORT_PARAMS:
+        if k in TRANSPORT_PARAMS or is_credential_name(k):
             transport[k] = v
+            if is_credential_name(k) or k in ("extra_headers", "headers"):
+                remember(v)
+            elif isinstance(v, str) and "@" in v:  # an endpoint with user:password
+                remember(v)
+        elif isinstance(v, Mapping):
+            clean = scrub_params(v)
+            if clean != v:
+                transport[k] = v  # sent as given; keyed and stored without the credentials
+            semantic[k] = clean
         elif v is not None:
             semantic[k] = v
     return semantic, transport
+
+
+def endpoint(transport: Mapping[str, Any]) -> str | None:
+    """The server a request goes to, without credentials (``None``: the provider's default)."""
+    for name in ENDPOINT_PARAMS:
+        value = transport.get(name)
+        if isinstance(value, str) and value:
+            return url_without_credentials(value)
+    return None
 
 
 def normalize_messages(messages: str | Sequence[Message]) -> tuple[dict[str, Any], ...]:
@@ -118,8 +158,9 @@ class Request:
 
     def record(self, identity: Mapping[str, Any]) -> dict[str, Any]:
         """The JSON-ready request as keyed and stored (never with credentials)."""
+        where = endpoint(self.transport)
         return {
-            "llm": dict(identity),
+            "llm": dict(identity) if where is None else {**identity, "endpoint": where},
             "messages": list(self.messages),
             "params": self.params,
             "constraint": constraint_spec(self.constraint),

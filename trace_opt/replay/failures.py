@@ -14,6 +14,7 @@ from typing import Any
 from .. import errors as _errors
 from ..errors import ExecutionError, SerializationError
 from ..nodes import format_exception
+from ..secrets import redact
 from ..store.canonical import from_tree, to_tree
 from ..store.wrappers import resolve_type, type_name
 
@@ -34,7 +35,8 @@ def error_record(exc: BaseException) -> dict[str, Any]:
         args = to_tree(exc.args)
     except SerializationError:
         args = None
-    return {"type": type_name(type(exc)), "message": str(exc)[:2000], "args": args, "text": format_exception(exc)}
+    record = {"type": type_name(type(exc)), "message": str(exc)[:2000], "args": args, "text": format_exception(exc)}
+    return redact(record)  # type: ignore[no-any-return]  # an error text may quote a secret
 
 
 def rebuild_error(record: dict[str, Any]) -> BaseException | None:

@@ -15,7 +15,6 @@ it and runs everything from there live.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputRequested, ReplayDivergence, SerializationError, StoreError
 from ..nodes import WithInfo
+from ..secrets import logger
 from ..store.canonical import digest, dumps
 from ..store.runs import CallRow, add_call
 from ..store.wrappers import type_name
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Recorder"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 @dataclass

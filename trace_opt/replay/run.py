@@ -143,6 +143,8 @@ class Run:
             found = load_run(store, ref)
             if found is not None:
                 head, rows = found
+                if head.snapshot is not None:  # a finished run: its calls must match its snapshot
+                    _verified(store, head.snapshot, rows)
                 run = cls(store, head.id, head.status, head.meta, rows)
                 run._snapshot = head.snapshot
                 return run
@@ -150,12 +152,7 @@ class Run:
         if not isinstance(snap, RunSnapshot):
             raise StoreError(f"{ref!s:.16} is not a recorded run", hint="pass run.id or run.ref of a recorded run")
         found = load_run(store, snap.run_id)
-        rows = found[1] if found is not None else []
-        if len(rows) != snap.count or rows_digest(rows) != snap.calls_digest:
-            raise StoreError(
-                f"the calls of run {snap.run_id[:12]} in {store.path} do not match snapshot {str(ref)[:12]}",
-                hint="the store was modified outside trace_opt, or the run was copied without its calls",
-            )
+        rows = _verified(store, ref, found[1] if found is not None else [])
         run = cls(store, snap.run_id, snap.status, snap.meta, rows)
         run._snapshot = store.resolve(ref)
         return run
@@ -309,3 +306,14 @@ def record(store: Store, *, operators: bool = False) -> Iterator[Run]:
     run = Run._start(store, {"operators": operators})
     with _boundary(run, Recorder(run, None, operators)):
         yield run
+
+
+def _verified(store: Store, ref: Ref | str, rows: list[CallRow]) -> list[CallRow]:
+    """``rows`` if they are exactly the calls snapshot ``ref`` names (as ``checkout`` checks digests)."""
+    snap = store.get(ref)  # the snapshot object itself is checked against its digest here
+    if not isinstance(snap, RunSnapshot) or len(rows) != snap.count or rows_digest(rows) != snap.calls_digest:
+        raise StoreError(
+            f"the calls of run {getattr(snap, 'run_id', '?')[:12]} in {store.path} do not match snapshot {str(ref)[:12]}",
+            hint="the store was modified outside trace_opt, or the run was copied without its calls",
+        )
+    return rows

@@ -8,13 +8,13 @@ mailed, attached to an issue or opened from disk with no server and no network.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..secrets import logger, redact
 from .assets import CSS, JS
 from .charts import bar_chart, line_chart
 from .data import ReportData, StepRecord
@@ -22,7 +22,7 @@ from .diffs import diff_values
 
 __all__ = ["graph_picture", "render_report", "write_report"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 def graph_picture(output: Any, **options: Any) -> tuple[str | None, str]:
@@ -157,6 +157,7 @@ def render_report(data: ReportData) -> str:
     """
     if not isinstance(data, ReportData):
         raise TypeError(f"Invalid report data: {type(data).__name__}\nhelp: pass a trace_opt.report.ReportData")
+    data = redact(data)  # a report is shared: known secrets (trace_opt.secrets) never reach it
     meta = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in data.meta.items())
     title = escape(data.title)
     return f"""<!DOCTYPE html>

@@ -46,6 +46,7 @@ from typing import Any
 from ..bundle import FunModule, _BoundFunModule  # a bundled method bound to its instance
 from ..errors import SerializationError
 from ..nodes import Node
+from ..secrets import redactor
 from . import wrappers as _w
 from .decoding import FunctionRef, Opaque, from_tree, loads
 
@@ -71,15 +72,19 @@ def to_tree(value: Any, *, lenient: bool = False) -> Any:
 
 
 class _Encoder:
-    __slots__ = ("lenient", "active")
+    __slots__ = ("lenient", "active", "text")
 
     def __init__(self, lenient: bool) -> None:
         self.lenient = lenient
         self.active: set[int] = set()  # containers being encoded, to refuse cycles
+        # every stored string passes here: known secrets (trace_opt.secrets) never reach a store
+        self.text = redactor().text
 
     def enc(self, v: Any) -> Any:
         t = type(v)
-        if t is str or t is int or t is bool or v is None:
+        if t is str:
+            return self.text(v)
+        if t is int or t is bool or v is None:
             return v
         if t is float:
             return v if math.isfinite(v) else {"$float": "nan" if v != v else ("inf" if v > 0 else "-inf")}
@@ -100,7 +105,7 @@ class _Encoder:
             return [self.enc(x) for x in v]
         if t is dict:
             if all(type(k) is str and not k.startswith("$") for k in v):
-                return {k: self.enc(x) for k, x in v.items()}
+                return {self.text(k): self.enc(x) for k, x in v.items()}
             pairs = [[self.enc(k), self.enc(x)] for k, x in v.items()]
             pairs.sort(key=lambda p: _text(p[0]))
             return {"$dict": pairs}

@@ -14,7 +14,6 @@ lose the last few transactions (SQLite's documented WAL trade-off, worth the ~10
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sqlite3
 import threading
@@ -23,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreBusy, StoreError
+from ..secrets import logger
 from ..sqlite import connect, is_busy, is_corrupt, retry_busy
 
 __all__ = ["Database"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
@@ -87,7 +87,9 @@ class Database:
                 raise StoreError(f"cannot open store {self.path}: no directory {parent}", hint="create it first")
         conn: sqlite3.Connection | None = None
         try:
-            conn = connect(self.path, busy_timeout=BUSY_TIMEOUT_S, budget=BUSY_TIMEOUT_S, wal=not self.memory)
+            # a file of another program is refused before anything, even WAL, is written to it
+            conn = connect(self.path, busy_timeout=BUSY_TIMEOUT_S, budget=BUSY_TIMEOUT_S, wal=not self.memory,
+                           check=self._refuse_foreign)  # fmt: skip
             self._migrate(conn)
         except BaseException as exc:
             if conn is not None:
@@ -102,6 +104,21 @@ class Database:
                 raise StoreError(f"cannot open store {self.path}: {exc}", hint="check the path and its permissions") from None
             raise
         return conn
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        """Raise ``StoreError`` if the file is another program's or a newer format (reads only)."""
+        version = retry_busy(lambda: conn.execute("PRAGMA user_version").fetchone()[0], BUSY_TIMEOUT_S)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables - {"objects", "refs", "runs", "calls"}:
+            raise StoreError(
+                f"{self.path} is an SQLite file of another program (tables {sorted(tables)[:5]})",
+                hint="give trace_opt.Store a new file",
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has store format {version}; this trace_opt reads up to {SCHEMA_VERSION}",
+                hint="upgrade trace_opt",
+            )
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = retry_busy(lambda: conn.execute("PRAGMA user_version").fetchone()[0], BUSY_TIMEOUT_S)

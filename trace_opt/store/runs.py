@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import StoreError
+from ..secrets import redact
 from .store import Store
 from .wrappers import register_wrapper
 
@@ -106,7 +107,7 @@ def create_run(store: Store, run_id: str, meta: dict[str, Any]) -> None:
     with store.db.write() as conn:
         conn.execute(
             "INSERT INTO runs(id, created, status, meta) VALUES (?, ?, 'running', ?)",
-            (run_id, time.time(), json.dumps(meta, sort_keys=True)),
+            (run_id, time.time(), json.dumps(redact(meta), sort_keys=True)),
         )
 
 
@@ -136,7 +137,7 @@ def set_status(store: Store, run_id: str, status: str, meta: dict[str, Any], sna
     with store.db.write() as conn:
         conn.execute(
             "UPDATE runs SET status = ?, meta = ?, snapshot = ? WHERE id = ?",
-            (status, json.dumps(meta, sort_keys=True), snapshot, run_id),
+            (status, json.dumps(redact(meta), sort_keys=True), snapshot, run_id),
         )
 
 
