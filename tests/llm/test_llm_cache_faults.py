@@ -198,3 +198,27 @@ def test_a_file_locked_while_opening_leaves_the_cache_in_memory(
     cache.clear()  # no longer locked: clear reopens the file and empties it
     assert cache.problem is None and len(cache) == 0
     cache.close()
+
+
+def test_another_programs_sqlite_file_is_never_modified(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import hashlib
+    import sqlite3
+
+    from trace_opt.errors import StoreError
+    from trace_opt.llm import Cache, LLMResponse
+
+    path = tmp_path / "theirs.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        db.execute("INSERT INTO invoices (total) VALUES (12.5)")
+    db.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    cache = Cache(path)
+    cache.put("k", LLMResponse("answer"))
+    assert cache.get("k").text == "answer"  # served from memory
+    assert "another program" in caplog.text
+    with pytest.raises(StoreError):
+        cache.clear()  # never deletes a file that is not ours
+    cache.close()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert not Path(f"{path}-wal").exists()

@@ -325,9 +325,17 @@ class Cache:
         return f"Cache({where!r}, mode={self.mode!r}, entries={entries})"
 
 
+def _refuse_foreign(db: sqlite3.Connection) -> None:
+    """Leave another program's SQLite file untouched: not even the switch to WAL is written."""
+    tables = {r[0] for r in retry_busy(lambda: db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall(),
+                                        _RETRY_BUDGET_S)}  # fmt: skip
+    if tables - {"responses"}:
+        raise sqlite3.DatabaseError(f"an SQLite file of another program (tables {sorted(tables)[:5]}); left untouched")
+
+
 def _open(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = connect(path, busy_timeout=_BUSY_TIMEOUT_S, budget=_RETRY_BUDGET_S)
+    db = connect(path, busy_timeout=_BUSY_TIMEOUT_S, budget=_RETRY_BUDGET_S, check=_refuse_foreign)
     try:
         # Create the table only when missing: opening an existing cache takes no write lock,
         # and when several processes create it at once, IF NOT EXISTS makes the losers no-ops.
