@@ -32,16 +32,22 @@ class TrainingRun:
     """
 
     def __init__(self, trainer: str, optimizer: Any, options: Mapping[str, Any]) -> None:
-        factories = [f for f in (INSTRUMENTS.active, *INSTRUMENTS.runs) if f is not None]
         self.handles: list[Any] = []
-        for factory in factories:
-            try:
-                self.handles.append(factory.start_run(trainer, optimizer, dict(options)))
-            except Exception:  # noqa: BLE001 - an observer never stops training
-                log.warning("run observer %r failed to start; training goes on without it", factory, exc_info=True)
+        # Registered observers first: MLflow's may switch span export on for this run, and the
+        # span observer must then see it. They finish in the reverse order.
+        for factory in list(INSTRUMENTS.runs):
+            self._start(factory, trainer, optimizer, options)
+        if INSTRUMENTS.active is not None:
+            self._start(INSTRUMENTS.active, trainer, optimizer, options)
 
-    def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
-        for handle in list(self.handles):
+    def _start(self, factory: Any, trainer: str, optimizer: Any, options: Mapping[str, Any]) -> None:
+        try:
+            self.handles.append(factory.start_run(trainer, optimizer, dict(options)))
+        except Exception:  # noqa: BLE001 - an observer never stops training
+            log.warning("run observer %r failed to start; training goes on without it", factory, exc_info=True)
+
+    def _each(self, method: str, *args: Any, reverse: bool = False, **kwargs: Any) -> None:
+        for handle in list(reversed(self.handles) if reverse else self.handles):
             try:
                 getattr(handle, method)(*args, **kwargs)
             except Exception:  # noqa: BLE001
@@ -61,4 +67,4 @@ class TrainingRun:
     def finished(self, log: Any, error: BaseException | None = None, **artifacts: Any) -> None:
         """The run ended (``error`` set if it raised); ``artifacts``: ``agent``, ``optimizer``..."""
         if self.handles:
-            self._each("finished", log, error, **artifacts)
+            self._each("finished", log, error, reverse=True, **artifacts)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -72,10 +73,9 @@ def instrument(tracer_provider: Any = None, *, capture_content: bool | None = No
         capture_content = os.environ.get(_CONTENT_ENV, "true").strip().lower() not in {"0", "false", "no", "off"}
     if not isinstance(max_content_chars, int) or max_content_chars < 16:
         raise ValueError(f"Invalid max_content_chars: {max_content_chars!r}\nhelp: pass an int >= 16")
-    from .. import __version__
-
+    version = getattr(sys.modules.get("trace_opt"), "__version__", None)
     provider = tracer_provider if tracer_provider is not None else otel_trace.get_tracer_provider()
-    tracer = provider.get_tracer("trace_opt", __version__)
+    tracer = provider.get_tracer("trace_opt", version)
     INSTRUMENTS.active = Instrumentation(tracer, capture_content=capture_content, max_chars=max_content_chars)
     log.info("OpenTelemetry instrumentation on (content %s)", "captured" if capture_content else "not captured")
 
