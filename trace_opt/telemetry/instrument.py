@@ -102,7 +102,11 @@ def _provider(llm: Any) -> str:
 
 
 def _name(node: Any) -> str:
-    return str(getattr(node, "py_name", None) or getattr(node, "name", ""))
+    return str(node.name)
+
+
+def _bundle_attributes(fun: Any) -> dict[str, Any]:
+    return {"trace_opt.function": fun.info.name, "trace_opt.trainable": fun.parameter is not None}
 
 
 class Instrumentation:
@@ -141,9 +145,8 @@ class Instrumentation:
         """Run one bundled call inside a ``bundle <name>`` span (async calls: inside their task)."""
         if fun.is_async:
             return self._abundle(fun, args, kwargs, owner)
-        with self.tracer.start_as_current_span(f"bundle {fun.info.name}", record_exception=False,
-                                               set_status_on_exception=False) as span:  # fmt: skip
-            self._bundle_start(span, fun)
+        with self.tracer.start_as_current_span(f"bundle {fun.info.name}", attributes=_bundle_attributes(fun),
+                                               record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
             try:
                 out = fun._call(args, kwargs, owner)
             except ExecutionError as e:
@@ -154,9 +157,8 @@ class Instrumentation:
             return out
 
     async def _abundle(self, fun: Any, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any) -> Any:
-        with self.tracer.start_as_current_span(f"bundle {fun.info.name}", record_exception=False,
-                                               set_status_on_exception=False) as span:  # fmt: skip
-            self._bundle_start(span, fun)
+        with self.tracer.start_as_current_span(f"bundle {fun.info.name}", attributes=_bundle_attributes(fun),
+                                               record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
             try:
                 out = await fun._call(args, kwargs, owner)
             except ExecutionError as e:
@@ -166,16 +168,11 @@ class Instrumentation:
             self._bundle_end(span, out)
             return out
 
-    def _bundle_start(self, span: Any, fun: Any) -> None:
-        span.set_attribute("trace_opt.function", fun.info.name)
-        span.set_attribute("trace_opt.trainable", fun.parameter is not None)
-
     def _bundle_end(self, span: Any, out: Any) -> None:
-        span.set_attribute("trace_opt.output", _name(out))
-        parents = getattr(out, "parents", ())
-        span.set_attribute("trace_opt.inputs", [_name(p) for p in parents])
+        attributes = {"trace_opt.output": _name(out), "trace_opt.inputs": [_name(p) for p in out.parents]}
         if self.capture_content:
-            span.set_attribute("trace_opt.output.value", self.text(getattr(out, "data", out)))
+            attributes["trace_opt.output.value"] = self.text(out.data)
+        span.set_attributes(attributes)
 
     # -- LLM calls --------------------------------------------------------------------------------
 
