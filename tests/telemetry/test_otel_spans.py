@@ -217,3 +217,66 @@ def test_uninstrumented_programs_emit_nothing(spans: Any) -> None:
     f(1)
     echo_llm().complete("x")
     assert spans.get_finished_spans() == ()
+
+
+def test_training_run_and_steps_are_spans_with_their_work_inside(spans: Any) -> None:
+    from optimizers import OptoPrime, train
+
+    k = trace.node(1, trainable=True, name="k")
+    llm = FunctionLLM(lambda m, **kw: '{"reasoning": "", "suggestion": {"k": 3}}')
+
+    @trace.bundle()
+    def times(x, k):
+        return x * k
+
+    history = train(lambda x: times(x, k), [(1, 3), (2, 6), (3, 9), (4, 12)], lambda x, y, want: float(y == want),
+                    OptoPrime([k], llm=llm), batch_size=2, trainer="step", shuffle=False)  # fmt: skip
+    (run,) = by_name(spans, "train step")
+    steps = by_name(spans, "train.step")
+    assert [s.attributes["trace_opt.step"] for s in steps] == [r["step"] for r in history]
+    assert [s.attributes.get("trace_opt.score") for s in steps] == [r.get("score") for r in history]
+    assert all(s.parent.span_id == run.context.span_id for s in steps)
+    assert run.attributes["trace_opt.best_score"] == history.best_score == 1.0
+    assert run.attributes["trace_opt.train.batch_size"] == 2
+    # the first step's forwards (threads of trace.map) and its optimizer step sit inside it
+    first = steps[0]
+    inside = [s for s in by_name(spans, "bundle times") if ancestor(spans, s, "train.step") is first]
+    assert len(inside) == 2
+    (opt_step,) = [s for s in by_name(spans, "optimizer.step") if ancestor(spans, s, "train.step") is first]
+    assert list(opt_step.attributes["trace_opt.parameters_changed"])
+
+
+def test_search_trainer_steps_are_spans(spans: Any) -> None:
+    from optimizers import BeamSearch, OptoPrime
+
+    k = trace.node(1, trainable=True, name="k")
+    llm = FunctionLLM(lambda m, **kw: '{"reasoning": "", "suggestion": {"k": 3}}')
+    log = BeamSearch(k=2, beam_width=1).train(lambda x: x * k, [(1, 3), (2, 6)], lambda x, y, want: float(y == want),
+                                              OptoPrime([k], llm=llm), batch_size=2, steps=2)  # fmt: skip
+    (run,) = by_name(spans, "train BeamSearch")
+    steps = by_name(spans, "train.step")
+    assert [s.attributes["trace_opt.step"] for s in steps] == [r["step"] for r in log]
+    assert all(s.parent.span_id == run.context.span_id for s in steps)
+
+
+def test_a_broken_observer_never_stops_training(spans: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from optimizers import OptoPrime, train
+    from trace_opt.context import INSTRUMENTS
+
+    class Broken:
+        def start_run(self, *args: Any) -> Any:
+            return self
+
+        def step_ended(self, record: Any) -> None:
+            raise RuntimeError("observer bug")
+
+    k = trace.node(1, trainable=True, name="k")
+    llm = FunctionLLM(lambda m, **kw: '{"reasoning": "", "suggestion": {"k": 3}}')
+    INSTRUMENTS.runs.append(Broken())
+    try:
+        history = train(lambda x: x * k, [(1, 3), (2, 6)], lambda x, y, want: float(y == want),
+                        OptoPrime([k], llm=llm), batch_size=2, trainer="step")  # fmt: skip
+    finally:
+        INSTRUMENTS.runs.pop()
+    assert history.best_score == 1.0 and k.data == 3
+    assert "observer" in caplog.text and "dropped" in caplog.text
