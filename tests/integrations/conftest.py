@@ -41,8 +41,9 @@ def sqlite_uri(migrated_db: Path, tmp_path: Path, clean_llm_state: Any) -> Itera
     uri = f"sqlite:///{db}"
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
-    exp = mlflow.set_experiment("trace_opt-tests")
-    assert exp.artifact_location
+    # artifacts in the test's folder, not ./mlruns (the default beside a SQLite store)
+    mlflow.create_experiment("trace_opt-tests", artifact_location=(tmp_path / "mlflow-artifacts").as_uri())
+    mlflow.set_experiment("trace_opt-tests")
     try:
         yield uri
     finally:
