@@ -17,7 +17,7 @@ from typing import Any
 
 from trace_opt.context import INSTRUMENTS
 
-__all__ = ["TrainingRun"]
+__all__ = ["ObservedSteps", "TrainingRun"]
 
 log = logging.getLogger("optimizers.observe")
 
@@ -68,3 +68,25 @@ class TrainingRun:
         """The run ended (``error`` set if it raised); ``artifacts``: ``agent``, ``optimizer``..."""
         if self.handles:
             self._each("finished", log, error, reverse=True, **artifacts)
+
+
+class ObservedSteps:
+    """A ``step`` counter whose increments open the step for the run's observers.
+
+    Search trainers advance ``run.step += 1`` when a step begins; this turns that into
+    ``observers.step_started(step)`` without each search having to remember it.
+    """
+
+    observers: TrainingRun | None
+    _step: int
+
+    @property
+    def step(self) -> int:
+        """The current step."""
+        return self._step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        if value > self._step and self.observers is not None:
+            self.observers.step_started(value)
+        self._step = value

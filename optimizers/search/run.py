@@ -25,7 +25,7 @@ from trace_opt.store import Store, active_store
 
 from ..base import Optimizer
 from ..data import Judge, examples, run_example
-from ..observe import TrainingRun
+from ..observe import ObservedSteps, TrainingRun
 from ..proposal import Proposal
 from .aggregate import aggregate_feedback
 from .budget import Clock
@@ -44,7 +44,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-class SearchRun:
+class SearchRun(ObservedSteps):
     """One run of a ``SearchTrainer``: data, candidates, best, log and budget (internal)."""
 
     def __init__(self, trainer: SearchTrainer, agent: Callable[[Any], Any], dataset: Any, feedback_fn: Judge,
@@ -63,8 +63,7 @@ class SearchRun:
         self.by_key: dict[str, Candidate] = {}
         self.best: Candidate | None = None
         self.observers: TrainingRun | None = None
-        self._step = 0
-        self.epoch = 0
+        self._step = self.epoch = 0
         self.next_sample = 0
         self.stale = 0
         self.stop = ""
@@ -73,17 +72,6 @@ class SearchRun:
         self._order: list[int] = []
         self._spent = (0, 0, 0.0)
         self._last_best: Candidate | None = None
-
-    @property
-    def step(self) -> int:
-        """The current step; a search's ``run.step += 1`` opens the step for the run's observers."""
-        return self._step
-
-    @step.setter
-    def step(self, value: int) -> None:
-        if value > self._step and self.observers is not None:
-            self.observers.step_started(value)
-        self._step = value
 
     # -- data ------------------------------------------------------------------------------
 
@@ -269,8 +257,7 @@ class SearchRun:
         elif not self.stop and self.opts["patience"] is not None and self.stale >= self.opts["patience"]:
             self.stop = record["note"] = f"early stop: no improvement in {self.opts['patience']} steps"
         self.log.append(record)
-        if self.observers is not None:
-            self.observers.step_ended(record)
+        self.observers and self.observers.step_ended(record)
         log.info("step %d: best %s, %d calls, %d tokens %s", self.step, best, record["calls"], record["tokens"], note)
         if self.opts["verbose"]:
             sys.stderr.write(f"{type(self.trainer).__name__} step {self.step}: best {best} calls {calls}\n")
