@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from trace_opt import Feedback, Module, Node, ParameterNode, Propagator, stable_names
+from trace_opt.context import INSTRUMENTS
 from trace_opt.errors import ConstraintViolation
 from trace_opt.llm import LLM, get_llm, resolve, track_usage
 from trace_opt.store import active_store
@@ -233,6 +234,8 @@ class Optimizer:
 
     def step(self) -> dict[str, Any]:
         """``update(propose())``: one optimization step; returns its log record."""
+        if INSTRUMENTS.active is not None:  # an ``optimizer.step`` span (trace_opt.telemetry)
+            return INSTRUMENTS.active.optimizer_step(self, lambda: self.update(self.propose()))  # type: ignore[no-any-return]
         return self.update(self.propose())
 
     # -- memory ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from trace_opt.errors import BudgetExceeded, ReplyParseError
 from trace_opt.llm import LocalLLM, track_usage
 
 from .base import Optimizer
+from .observe import TrainingRun
 from .progress import load_progress, save_progress
 from .data import Example, Judge, judge
 from .data import examples as _examples
@@ -148,6 +149,45 @@ def train(
     _check("patience", patience, 1, optional=True)
     if checkpoint is not None and not isinstance(agent, Module):
         raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")
+    observers = TrainingRun("step", optimizer, {"epochs": epochs, "batch_size": batch_size, "concurrency": concurrency,
+                            "patience": patience, "target_score": target_score, "seed": seed, "shuffle": shuffle,
+                            "dataset_size": len(examples), "valset_size": None if val is None else len(val)})  # fmt: skip
+    try:
+        history = _step_loop(agent, examples, val, feedback_fn, optimizer, observers, epochs=epochs, batch_size=batch_size,
+                             eval_fn=eval_fn, concurrency=concurrency, patience=patience, target_score=target_score,
+                             checkpoint=checkpoint, progress=progress, restore_best=restore_best, shuffle=shuffle,
+                             seed=seed, failure_score=failure_score, callback=callback, verbose=verbose)  # fmt: skip
+    except BaseException as e:
+        observers.finished(None, e, agent=agent, optimizer=optimizer)
+        raise
+    observers.finished(history, None, agent=agent, optimizer=optimizer)
+    return history
+
+
+def _step_loop(
+    agent: Callable[[Any], Any],
+    examples: list[Example],
+    val: list[Example] | None,
+    feedback_fn: Judge,
+    optimizer: Optimizer,
+    observers: TrainingRun,
+    *,
+    epochs: int,
+    batch_size: int,
+    eval_fn: Judge | None,
+    concurrency: int,
+    patience: int | None,
+    target_score: float | None,
+    checkpoint: str | os.PathLike[str] | None,
+    progress: str | os.PathLike[str] | None,
+    restore_best: bool,
+    shuffle: bool,
+    seed: int | None,
+    failure_score: float,
+    callback: Callable[[dict[str, Any]], Any] | None,
+    verbose: bool,
+) -> TrainLog:
+    """The one-suggestion loop of :func:`train` (arguments already checked)."""
     scorer = eval_fn or feedback_fn
     params = optimizer.parameters
     if isinstance(agent, Module) and optimizer.history is None:
@@ -174,6 +214,7 @@ def train(
         consider(score, snapshot())
         history.append({"step": 0, "epoch": 0, "score": score, "best": score, "tokens": usage.total_tokens,
                         "cost": usage.cost, "changed": [], "note": "initial"})  # fmt: skip
+        observers.step_ended(history[-1])
     stale, step, stop = 0, 0, ""
     done = 0
     if progress is not None:
@@ -192,6 +233,7 @@ def train(
             step += 1
             if step <= done:  # completed before the run was interrupted
                 continue
+            observers.step_started(step)
             record: dict[str, Any] = {"step": step, "epoch": epoch, "changed": [], "note": ""}
             before = snapshot()
             with track_usage() as usage:
@@ -229,6 +271,7 @@ def train(
             elif not stop and patience is not None and stale >= patience:
                 stop = record["note"] = f"early stop: no improvement in {patience} evaluations"
             history.append(record)
+            observers.step_ended(record)
             if progress is not None:
                 save_progress(progress, optimizer, step, best, stale, history)
             log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
@@ -247,6 +290,7 @@ def train(
         consider(final, snapshot())
         history.append({"step": step, "epoch": epochs, "score": final, "best": best["score"], "tokens": usage.total_tokens,
                         "cost": usage.cost, "changed": [], "note": "final parameters on the last batch"})  # fmt: skip
+        observers.step_ended(history[-1])
     if restore_best and best["score"] != -math.inf:
         for p, value in zip(params, best["values"]):
             if not (type(value) is type(p.data) and value == p.data):

@@ -25,10 +25,10 @@ LAYERS: list[set[str]] = [
     {"graph", "propagation", "constraints", "sandbox"},
     {"bundle", "operators", "modules"},
     {"llm", "cache", "store", "replay", "record", "execution", "compose", "faults", "functions", "session"},
-    {"visualize", "report"},
+    {"visualize", "report", "telemetry", "integrations"},
     {"__init__", "cli", "__main__", "demo"},
 ]
-HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic"}
+HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow"}
 
 
 def layer_of(component: str) -> int:

@@ -19,7 +19,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar, overload
 
-from .context import CALL_HOOK, TRACING
+from .context import CALL_HOOK, INSTRUMENTS, TRACING
 from .errors import BundleError, ConstraintViolation, ExecutionError
 from .nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode, WithInfo, format_exception
 from .sandbox import get_sandbox
@@ -248,6 +248,8 @@ class FunModule:
 
     # -- calling ----------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if INSTRUMENTS.active is not None:
+            return INSTRUMENTS.active.bundle_call(self, args, kwargs, _UNBOUND)
         return self._call(args, kwargs, _UNBOUND)
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any) -> Any:
@@ -368,6 +370,8 @@ class _BoundFunModule:
         self.owner = owner
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if INSTRUMENTS.active is not None:
+            return INSTRUMENTS.active.bundle_call(self.fun, args, kwargs, self.owner)
         return self.fun._call(args, kwargs, self.owner)
 
     @property

@@ -13,13 +13,34 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["CALL_HOOK", "TRACING", "is_tracing", "stop_tracing", "tracing", "using"]
+__all__ = ["CALL_HOOK", "INSTRUMENTS", "TRACING", "is_tracing", "stop_tracing", "tracing", "using"]
 
 TRACING: ContextVar[bool] = ContextVar("trace_opt.tracing", default=True)
 
 # A callable notified around every bundled call (the run recorder of trace_opt.record uses it).
 # None in the common case, so the hot path pays one ContextVar.get().
 CALL_HOOK: ContextVar[Any] = ContextVar("trace_opt.call_hook", default=None)
+
+
+class _Instruments:
+    """Process-wide instrumentation (``trace_opt.telemetry.instrument``), or ``None`` when off.
+
+    This one piece of state is deliberately not a context variable: instrumenting is a
+    process-wide decision, like OpenTelemetry's own global tracer provider, and it must reach
+    threads and tasks that already exist. Hot paths read ``INSTRUMENTS.active`` -- one attribute
+    load -- so an uninstrumented program pays nothing else.
+    """
+
+    __slots__ = ("active", "runs")
+
+    def __init__(self) -> None:
+        self.active: Any = None
+        # Observers of training runs (``optimizers.observe``): objects with
+        # ``start_run(trainer, optimizer, options)``; MLflow's autolog adds one.
+        self.runs: list[Any] = []
+
+
+INSTRUMENTS = _Instruments()
 
 
 def is_tracing() -> bool:

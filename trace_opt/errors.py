@@ -16,6 +16,7 @@ working, and every message names the bad value and ends with a ``help:`` line.
     │   ├── StoreBusy                   other processes kept the store locked past the retry budget
     │   └── ReplayDivergence            a replayed program made different calls
     ├── InputRequested                  request_input() paused a recorded run
+    ├── MissingDependency (ImportError) an optional package a feature needs is not installed
     ├── SandboxError (RuntimeError)     sandboxed code timed out / hit a limit / was refused
     ├── ReplyParseError (ValueError)    an LLM reply could not be parsed (after re-asks)
     └── LLMError (RuntimeError)
@@ -54,6 +55,7 @@ __all__ = [
     "LLMConnectionError",
     "LLMError",
     "LLMTimeout",
+    "MissingDependency",
     "ModelNotFound",
     "PermanentLLMError",
     "RateLimitError",
@@ -166,6 +168,10 @@ class InputRequested(TraceOptError):
         super().__init__(f"input requested: {prompt}", hint="answer it with run.resume(answer)")
         self.prompt = prompt
         self.run_ref = run_ref
+
+
+class MissingDependency(TraceOptError, ImportError):
+    """An optional package a feature needs is not installed; the hint names the extra."""
 
 
 class SandboxError(TraceOptError, RuntimeError):

@@ -25,6 +25,7 @@ from trace_opt.store import Store, active_store
 
 from ..base import Optimizer
 from ..data import Judge, examples, run_example
+from ..observe import ObservedSteps, TrainingRun
 from ..proposal import Proposal
 from .aggregate import aggregate_feedback
 from .budget import Clock
@@ -43,7 +44,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-class SearchRun:
+class SearchRun(ObservedSteps):
     """One run of a ``SearchTrainer``: data, candidates, best, log and budget (internal)."""
 
     def __init__(self, trainer: SearchTrainer, agent: Callable[[Any], Any], dataset: Any, feedback_fn: Judge,
@@ -61,7 +62,8 @@ class SearchRun:
         self.records: dict[int, dict[str, Any]] = {}
         self.by_key: dict[str, Candidate] = {}
         self.best: Candidate | None = None
-        self.step = self.epoch = 0
+        self.observers: TrainingRun | None = None
+        self._step = self.epoch = 0
         self.next_sample = 0
         self.stale = 0
         self.stop = ""
@@ -255,6 +257,7 @@ class SearchRun:
         elif not self.stop and self.opts["patience"] is not None and self.stale >= self.opts["patience"]:
             self.stop = record["note"] = f"early stop: no improvement in {self.opts['patience']} steps"
         self.log.append(record)
+        self.observers and self.observers.step_ended(record)
         log.info("step %d: best %s, %d calls, %d tokens %s", self.step, best, record["calls"], record["tokens"], note)
         if self.opts["verbose"]:
             sys.stderr.write(f"{type(self.trainer).__name__} step {self.step}: best {best} calls {calls}\n")

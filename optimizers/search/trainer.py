@@ -19,6 +19,7 @@ from trace_opt.store import Store
 
 from ..base import Optimizer
 from ..data import Judge
+from ..observe import TrainingRun
 from .budget import Budget
 from .log import SearchLog
 from .run import SearchRun
@@ -135,14 +136,25 @@ class SearchTrainer:
                     batch_size=batch_size)  # fmt: skip
         run = SearchRun(self, agent, dataset, feedback_fn, optimizer, opts)
         total = steps if steps is not None else epochs * math.ceil(len(run.examples) / batch_size)
-        with (budget or Budget()).track() as (usage, clock):
-            run.usage, run.clock = usage, clock
-            try:
-                self._search(run, total)
-            except BudgetExceeded as e:
-                run.stop = f"budget exhausted: {str(e).splitlines()[0]}"
-                run.end_step(run.stop)
-            return run.finish()
+        options = {"steps": total, "batch_size": batch_size, "concurrency": concurrency, "patience": patience,
+                   "target_score": target_score, "seed": seed, "shuffle": shuffle, "dataset_size": len(run.examples),
+                   "valset_size": None if run.val is None else len(run.val), "k": self.k,
+                   "temperature": self.temperature}  # fmt: skip
+        run.observers = TrainingRun(type(self).__name__, optimizer, options)
+        try:
+            with (budget or Budget()).track() as (usage, clock):
+                run.usage, run.clock = usage, clock
+                try:
+                    self._search(run, total)
+                except BudgetExceeded as e:
+                    run.stop = f"budget exhausted: {str(e).splitlines()[0]}"
+                    run.end_step(run.stop)
+                result = run.finish()
+        except BaseException as e:
+            run.observers.finished(None, e, agent=agent, optimizer=optimizer)
+            raise
+        run.observers.finished(result, None, agent=agent, optimizer=optimizer)
+        return result
 
     def _search(self, run: SearchRun, steps: int) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement _search")

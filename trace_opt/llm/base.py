@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..context import INSTRUMENTS
 from ..execution import run
 from ..secrets import redactor
 from .core import pipeline, run_async, run_sync
@@ -163,7 +164,10 @@ class LLM:
         >>> DummyLLM(["4"]).complete("2+2?").text
         '4'
         """
-        return run_sync(self, pipeline(self, self.request(messages, constraint=constraint, sample_id=sample_id, **params)))
+        req = self.request(messages, constraint=constraint, sample_id=sample_id, **params)
+        if INSTRUMENTS.active is not None:
+            return INSTRUMENTS.active.llm_call(self, req, lambda: run_sync(self, pipeline(self, req)))  # type: ignore[no-any-return]
+        return run_sync(self, pipeline(self, req))
 
     async def acomplete(
         self,
@@ -181,6 +185,8 @@ class LLM:
         'ok'
         """
         req = self.request(messages, constraint=constraint, sample_id=sample_id, **params)
+        if INSTRUMENTS.active is not None:
+            return await INSTRUMENTS.active.allm_call(self, req, lambda: run_async(self, pipeline(self, req)))  # type: ignore[no-any-return]
         return await run_async(self, pipeline(self, req))
 
     def __repr__(self) -> str:
