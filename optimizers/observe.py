@@ -11,15 +11,15 @@ must never stop it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
+from trace_opt import secrets
 from trace_opt.context import INSTRUMENTS
 
 __all__ = ["ObservedSteps", "TrainingRun"]
 
-log = logging.getLogger("optimizers.observe")
+log = secrets.logger("optimizers.observe")
 
 
 class TrainingRun:

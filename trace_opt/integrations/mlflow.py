@@ -26,18 +26,18 @@ passes through ``trace_opt.secrets.redact`` first.
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from .. import secrets
 from ..context import INSTRUMENTS
 from ..errors import MissingDependency
 from ..secrets import redact
 
 __all__ = ["autolog"]
 
-log = logging.getLogger("trace_opt.integrations.mlflow")
+log = secrets.logger("trace_opt.integrations.mlflow")
 
 # step record key -> metric name
 _METRICS = {"score": "score", "best": "best", "batch_score": "batch_score", "tokens": "tokens", "cost": "cost",

@@ -16,19 +16,19 @@ conventions do not cover is under ``trace_opt.*``. Every text that leaves as an 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from .. import secrets
 from ..context import INSTRUMENTS
 from ..errors import ExecutionError
 
 __all__ = ["Instrumentation", "instrument", "is_instrumented", "uninstrument"]
 
-log = logging.getLogger("trace_opt.telemetry")
+log = secrets.logger("trace_opt.telemetry")
 
 _CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 # gen_ai.provider.name values from the semantic conventions, by litellm's provider prefix.
@@ -125,12 +125,12 @@ class Instrumentation:
 
     def text(self, value: Any) -> str:
         """``value`` as a redacted attribute string of at most ``max_chars`` characters."""
-        from ..secrets import redact_text
+
 
         s = value if isinstance(value, str) else _json(value)
         if len(s) > self.max_chars:
             s = s[: self.max_chars - 1] + "…"
-        return redact_text(s)
+        return secrets.redact_text(s)
 
     def fail(self, span: Any, exc: BaseException) -> None:
         """Mark ``span`` failed with the (redacted) error, as the conventions say."""
