@@ -125,8 +125,6 @@ class Instrumentation:
 
     def text(self, value: Any) -> str:
         """``value`` as a redacted attribute string of at most ``max_chars`` characters."""
-
-
         s = value if isinstance(value, str) else _json(value)
         if len(s) > self.max_chars:
             s = s[: self.max_chars - 1] + "…"
