@@ -23,6 +23,8 @@ from typing import Any
 
 sys.setrecursionlimit(100_000)
 
+from _results import save  # noqa: E402 - bench/ is the script's directory, on sys.path when run as a script
+
 
 def _median_us(fn: Callable[[], Any], repeat: int = 7, number: int = 20_000) -> float:
     runs = []
@@ -147,6 +149,7 @@ def main() -> None:
         if len(vals) > 1 and vals[0] and vals[1] and vals[0] > 1e-2:
             line += f"  {vals[1] / vals[0]:8.1f}x"
         print(line)
+    save("core_quick" if args.quick else "core", rows)
 
 
 if __name__ == "__main__":

@@ -355,7 +355,31 @@ class Node(Generic[T]):
     def expandable_dependencies(self) -> set[MessageNode[Any]]:
         """The results of ``traceable_code`` calls among this node's ancestry (itself
         included) whose inner graph uses parameters the outer graph does not show."""
-        return {n for n in self._ancestry() if isinstance(n, MessageNode) and n.hidden_dependencies}
+        return self._expandable(self._ancestry())
+
+    @staticmethod
+    def _expandable(nodes: Iterable[Node[Any]]) -> set[MessageNode[Any]]:
+        return {n for n in nodes if isinstance(n, MessageNode) and n.hidden_dependencies}
+
+    @property
+    def kind(self) -> str:
+        """``"value"``, ``"parameter"``, ``"message"`` or ``"exception"``."""
+        return "value"
+
+    @property
+    def feedback(self) -> list[Any]:
+        """Feedback received by ``backward`` calls since the last ``zero_feedback``."""
+        return self._feedback if self._feedback is not None else []
+
+    def zero_feedback(self) -> None:
+        """Forget accumulated feedback on this node."""
+        self._feedback = None
+
+    def _add_feedback(self, item: Any) -> None:
+        if self._feedback is None:
+            self._feedback = [item]
+        else:
+            self._feedback.append(item)
 
     if TYPE_CHECKING:  # attached by trace_opt.propagation and trace_opt.operators
 
@@ -419,7 +443,7 @@ class Node(Generic[T]):
         return item in self._data  # type: ignore[operator]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, data={_short(self._data)})"
+        return f"{type(self).__name__}(name={self.py_name!r}, data={_short(self._data)})"
 
     __str__ = __repr__
 
@@ -575,7 +599,9 @@ class MessageNode(Node[T]):
         if not isinstance(inner, Node):
             return set()
         hidden = inner.parameter_dependencies - self.parameter_dependencies
-        for n in inner.expandable_dependencies - self.expandable_dependencies:
+        # What the parents already expose (this node itself excluded, or this recurses forever).
+        shown = self._expandable(self._ancestry()[1:])
+        for n in inner.expandable_dependencies - shown:
             hidden |= n.hidden_dependencies
         return hidden
 
