@@ -90,8 +90,10 @@ class _ChildLink(weakref.ref):  # type: ignore[type-arg]
 def _unlink(link: _ChildLink) -> None:
     for parent in link.parents:
         kids = parent._children
-        if kids is not None:
-            kids.pop(link, None)
+        if kids is link:
+            parent._children = None
+        elif kids is not None:
+            kids.pop(link, None)  # type: ignore[union-attr]
             if not kids:  # drop the table too: a dict never shrinks on deletion
                 parent._children = None
 
@@ -207,7 +209,9 @@ class Node(Generic[T]):
         self._description = description
         self._feedback: list[Any] | None = None
         self.constraint = constraint
-        self._children: dict[_ChildLink, None] | None = None
+        # None, the one child's link (the common case: no table to allocate), or a dict
+        # {link: None} kept in insertion order.
+        self._children: _ChildLink | dict[_ChildLink, None] | None = None
 
     # -- equality compares values (as in Trace); hashing is by identity -----------------------
     __hash__ = object.__hash__
@@ -238,7 +242,8 @@ class Node(Generic[T]):
         kids = self._children
         if kids is None:
             return []
-        found = [link() for link in list(kids)]
+        links = list(kids) if type(kids) is dict else [kids]
+        found = [link() for link in links]
         return [k for k in found if k is not None]
 
     @property
@@ -271,17 +276,6 @@ class Node(Generic[T]):
     def type(self) -> type:
         """The type of the wrapped value."""
         return type(self._data)
-
-    def _link_child(self, child: Node[Any]) -> None:
-        # Called once per MessageNode: one weak link registered with every parent.
-        link = _ChildLink(child, _unlink)
-        link.parents = child._parents
-        for parent in child._parents:
-            kids = parent._children
-            if kids is None:
-                parent._children = {link: None}
-            else:
-                kids[link] = None
 
     # -- names ------------------------------------------------------------------------------
     def _index(self) -> int:
@@ -573,7 +567,17 @@ class MessageNode(Node[T]):
         self._info = info
         self._backwarded = False
         if parents:
-            self._link_child(self)
+            # One weak link per child, registered with every parent (see _ChildLink).
+            link = _ChildLink(self, _unlink)
+            link.parents = parents
+            for parent in parents:
+                kids = parent._children
+                if kids is None:
+                    parent._children = link
+                elif type(kids) is dict:
+                    kids[link] = None
+                else:
+                    parent._children = {kids: None, link: None}  # type: ignore[dict-item]
 
     @property
     def kind(self) -> str:

@@ -197,9 +197,7 @@ def test_attribute_of_a_wrapped_object_raises_attribute_error() -> None:
     assert not hasattr(foo, "x")
     got = foo.getattr("x")
     assert got.data == 1 and any(p is foo for p in got.parents)
-
-
-def test_builtin_values_keep_their_traced_methods() -> None:
+    # Values of Python's built-in types keep their traced methods.
     s = trace.node("Hello")
     low = s.lower()
     assert low.data == "hello" and low.parents[0] is s
