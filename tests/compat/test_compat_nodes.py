@@ -223,3 +223,15 @@ def test_trace_module_paths_resolve() -> None:
     assert trace.broadcast.apply_op is trace.apply_op
     assert trace.propagators.GraphPropagator is trace.GraphPropagator
     assert trace.errors.ExecutionError is trace.ExecutionError
+
+
+def test_sum_propagator_sums_what_children_send() -> None:
+    x = trace.node("a")
+    a, b = x + "1", x + "2"
+    out = trace.operators.make_list(a, b)
+    out.backward("fb", propagator=trace.propagators.SumPropagator())
+    assert a.feedback == ["fb"] and b.feedback == ["fb"]
+    assert x.feedback == ["fbfb"]
+    n = trace.node(1)
+    (n * 3 + n).backward(5, propagator=trace.propagators.SumPropagator())
+    assert n.feedback == [10]
