@@ -117,7 +117,7 @@ def _call(self: Node[Any], fun: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def _install() -> None:
-    binary = {
+    binary: dict[str, Callable[..., Any]] = {
         "add": ops.add, "sub": ops.sub, "mul": ops.mul, "truediv": ops.truediv, "floordiv": ops.floordiv,
         "mod": ops.mod, "pow": ops.pow, "lshift": ops.lshift, "rshift": ops.rshift, "and": ops.and_,
         "or": ops.or_, "xor": ops.xor, "divmod": ops.node_divmod,
@@ -127,13 +127,13 @@ def _install() -> None:
         setattr(Node, f"__r{name}__", lambda self, other, _fn=fn: _fn(other, self))
     for name, fn in {"lt": ops.lt, "le": ops.le, "gt": ops.gt, "ge": ops.ge}.items():
         setattr(Node, f"__{name}__", lambda self, other, _fn=fn: _fn(self, other))
-    unary = {
+    unary: dict[str, Callable[..., Any]] = {
         "__neg__": ops.neg, "__pos__": ops.pos, "__invert__": ops.invert, "__abs__": ops.abs_, "__floor__": ops.floor,
         "__ceil__": ops.ceil, "__trunc__": ops.trunc, "len": ops.len_, "clone": ops.clone,
     }  # fmt: skip
     for attr, fn in unary.items():
         setattr(Node, attr, lambda self, _fn=fn: _fn(self))
-    binary_methods = {
+    binary_methods: dict[str, Callable[..., Any]] = {
         "__getitem__": ops.getitem, "eq": ops.eq, "ne": ops.ne, "neq": ops.ne, "contains": ops.contains,
         "getattr": ops.node_getattr,
     }  # fmt: skip

@@ -84,6 +84,7 @@ class _ChildLink(weakref.ref):  # type: ignore[type-arg]
     references."""
 
     __slots__ = ("parents",)
+    parents: tuple[Node[Any], ...]
 
 
 def _unlink(link: _ChildLink) -> None:
@@ -116,7 +117,7 @@ def _link_shared(child: Node[Any], parents: tuple[Node[Any], ...]) -> None:
         elif type(kids) is dict:
             kids[link] = None
         else:
-            older = kids()
+            older = kids()  # type: ignore[operator]  # a weak reference
             if older is None or older is child:
                 parent._children = link
             else:  # a second live child: a table, with the older child's link upgraded
@@ -237,7 +238,7 @@ class Node(Generic[T]):
         self._feedback: list[Any] | None = None
         self.constraint = constraint
         # None, one weak reference, or a dict {link: None} in insertion order (see _link).
-        self._children: weakref.ref[Node[Any]] | dict[_ChildLink, None] | None = None
+        self._children: weakref.ref[Any] | dict[_ChildLink, None] | None = None
 
     # -- equality compares values (as in Trace); hashing is by identity -----------------------
     __hash__ = object.__hash__
@@ -269,7 +270,7 @@ class Node(Generic[T]):
         kids = self._children
         if kids is None:
             return []
-        links = list(kids) if type(kids) is dict else [kids]
+        links = list(kids) if isinstance(kids, dict) else [kids]
         found = [link() for link in links]
         return [k for k in found if k is not None]
 

@@ -80,7 +80,7 @@ def make_set(*args: Any) -> Any: return set(args)  # noqa: E704
 def make_tuple(*args: Any) -> Any: return tuple(args)  # noqa: E704
 
 
-_UNARY_DOCS = {
+_UNARY_DOCS: dict[Callable[..., Any], str] = {
     clone: "A deep copy of x.", pos: "+x", neg: "-x", abs: "abs(x)", invert: "~x", round: "round(x, n)",
     floor: "math.floor(x)", ceil: "math.ceil(x)", trunc: "math.trunc(x)", not_: "not x", len_: "len(x)",
     ord_: "ord(x): the unicode number of a character.", chr_: "chr(x): the character of a unicode number.",
@@ -218,7 +218,7 @@ def set_symmetric_difference_update(x: Any, y: Any) -> Any: return _mutated(x, "
 def set_update(x: Any, y: Any) -> Any: return _mutated(x, "update", y)  # noqa: E704
 
 
-_COPY_DOCS = {
+_COPY_DOCS: dict[Callable[..., Any], str] = {
     dict_update: "A copy of the dict x updated with y.",
     dict_pop: "A copy of the dict x without key.",
     dict_popitem: "A copy of the dict x without its last item.",
