@@ -46,7 +46,10 @@ __all__ = sorted({
 
 
 def _operator(fn: Callable[..., Any], doc: str, name: str | None = None) -> FunModule:
-    return FunModule(fn, description=doc, name=name or fn.__name__.rstrip("_") or fn.__name__, operator=True)
+    return FunModule(fn, description=doc, name=name or _OP_NAMES.get(fn.__name__, fn.__name__), operator=True)
+
+
+_OP_NAMES = {"len_": "len"}  # the name trace_opt's prompts have always shown
 
 
 def _mutated(x: Any, method: str, *args: Any) -> Any:
@@ -118,7 +121,7 @@ def _binary(name: str) -> FunModule:
     def run(x: Any, y: Any) -> Any:
         return fn(x, y)
 
-    return _operator(run, doc, name.rstrip("_"))
+    return _operator(run, doc, name)
 
 
 add, sub, mul, truediv, floordiv, mod, pow, lshift, rshift = map(  # noqa: A001 - mirrors operator names
