@@ -126,6 +126,9 @@ def _link_shared(child: Node[Any], parents: tuple[Node[Any], ...]) -> None:
                 parent._children = {up: None, link: None}
 
 
+_ref = weakref.ref  # bound once: read on every traced call
+
+
 class _NoGraph:
     """Stand-in for Trace's global ``GRAPH`` registry, for code ported from Trace.
 
@@ -604,10 +607,10 @@ class MessageNode(Node[T]):
         self._backwarded = False
         if parents:
             # Children are weak references (see _link_shared); the common case inline.
-            ref = weakref.ref(self)
+            ref = _ref(self)
             for parent in parents:
                 kids = parent._children
-                if kids is None or (type(kids) is weakref.ref and kids() is None):
+                if kids is None or (type(kids) is _ref and kids() is None):
                     parent._children = ref
                 else:
                     _link_shared(self, parents)
