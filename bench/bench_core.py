@@ -23,15 +23,22 @@ from typing import Any
 
 sys.setrecursionlimit(100_000)
 
+from _results import save  # noqa: E402 - bench/ is the script's directory, on sys.path when run as a script
 
-def _median_us(fn: Callable[[], Any], repeat: int = 7, number: int = 20_000) -> float:
+
+def _median_us(fn: Callable[[], Any], repeat: int = 7, number: int = 20_000, clock: Callable[[], float] = time.perf_counter) -> float:
     runs = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         for _ in range(number):
             fn()
-        runs.append((time.perf_counter() - t) / number * 1e6)
+        runs.append((clock() - t) / number * 1e6)
     return statistics.median(runs)
+
+
+# CPU time of this thread: on a shared, loaded machine wall time mostly measures the other
+# processes, so the table gives both.
+_cpu = time.thread_time
 
 
 class Lib:
@@ -67,6 +74,8 @@ def bench_call(lib: Lib) -> dict[str, float]:
     return {
         "bundle call (us)": _median_us(lambda: lib.add(x, y)),
         "node() (us)": _median_us(lambda: lib.node(1)),
+        "bundle call cpu (us)": _median_us(lambda: lib.add(x, y), clock=_cpu),
+        "node() cpu (us)": _median_us(lambda: lib.node(1), clock=_cpu),
     }
 
 
@@ -96,13 +105,13 @@ def fan_in(lib: Lib, n: int) -> Any:
     return lib.total(*leaves)
 
 
-def bench_backward(lib: Lib, build: Callable[[Lib, int], Any], n: int) -> tuple[float, float]:
+def bench_backward(lib: Lib, build: Callable[[Lib, int], Any], n: int) -> tuple[float, float, float]:
     """Time on one graph, peak memory (tracemalloc slows everything down) on a second."""
     out = build(lib, n)
     gc.collect()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     lib.backward(out)
-    elapsed = time.perf_counter() - t
+    elapsed, cpu = time.perf_counter() - t, _cpu() - c
     del out
     out = build(lib, n)
     gc.collect()
@@ -110,7 +119,7 @@ def bench_backward(lib: Lib, build: Callable[[Lib, int], Any], n: int) -> tuple[
     lib.backward(out)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return elapsed, peak
+    return elapsed, cpu, peak
 
 
 def main() -> None:
@@ -134,8 +143,9 @@ def main() -> None:
         sizes = [small, big] if lib.name == "trace_opt" else [small]
         for n in sizes:
             for label, build in (("chain", chain), ("fan-in", fan_in)):
-                secs, peak = bench_backward(lib, build, n)
+                secs, cpu, peak = bench_backward(lib, build, n)
                 r[f"backward {label} {n:,} (s)"] = secs
+                r[f"backward {label} {n:,} cpu (s)"] = cpu
                 r[f"backward {label} {n:,} peak (MiB)"] = peak
 
     keys = list(dict.fromkeys(k for r in rows.values() for k in r))
@@ -147,6 +157,7 @@ def main() -> None:
         if len(vals) > 1 and vals[0] and vals[1] and vals[0] > 1e-2:
             line += f"  {vals[1] / vals[0]:8.1f}x"
         print(line)
+    save("core_quick" if args.quick else "core", rows)
 
 
 if __name__ == "__main__":

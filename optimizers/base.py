@@ -37,7 +37,7 @@ def _as_groups(parameters: Any) -> list[dict[str, Any]]:
     if isinstance(parameters, Module):
         raise TypeError(f"Invalid parameters: the module {type(parameters).__name__}\nhelp: pass agent.parameters()")
     if isinstance(parameters, Node):
-        raise TypeError(f"Invalid parameters: a single node {parameters.name}\nhelp: pass a list: [{parameters.name}]")
+        raise TypeError(f"Invalid parameters: a single node {parameters.py_name}\nhelp: pass a list: [{parameters.py_name}]")
     if isinstance(parameters, (set, frozenset)):
         raise TypeError(
             "Invalid parameters: a set, whose order changes between runs\n"
@@ -67,7 +67,7 @@ class Optimizer:
     >>> from trace_opt.llm import FunctionLLM
     >>> from optimizers import OptoPrime
     >>> p = trace.node("Helo", trainable=True)
-    >>> reply = '{"reasoning": "typo", "suggestion": {"%s": "Hello"}}' % p.name
+    >>> reply = '{"reasoning": "typo", "suggestion": {"%s": "Hello"}}' % p.py_name
     >>> opt = OptoPrime([p], llm=FunctionLLM(lambda messages, **kw: reply))
     >>> opt.zero_feedback(); opt.backward(p + "!", "fix the spelling")
     >>> proposal = opt.propose()          # asks the LLM, changes nothing
@@ -120,9 +120,9 @@ class Optimizer:
                     "help: create it with trace_opt.node(value, trainable=True), or pass agent.parameters()"
                 )
             if not p.trainable:
-                raise ValueError(f"Invalid parameter #{i}: {p.name} is not trainable\nhelp: set trainable=True or leave it out")
+                raise ValueError(f"Invalid parameter #{i}: {p.py_name} is not trainable\nhelp: set trainable=True or leave it out")
             if id(p) in seen:
-                raise ValueError(f"Invalid parameter #{i}: {p.name} appears twice\nhelp: give each parameter once")
+                raise ValueError(f"Invalid parameter #{i}: {p.py_name} appears twice\nhelp: give each parameter once")
             seen.add(id(p))
         overrides = {k: v for k, v in group.items() if k != "params"}
         merged = check_hyperparameters(type(self).__name__, self.hyperparameters, {**self.defaults, **overrides})
@@ -193,7 +193,7 @@ class Optimizer:
             value, reason = check_value(p, value)
             if reason:
                 raise ConstraintViolation(
-                    f"proposed value for {p.name} {reason}: {_describe(value)}",
+                    f"proposed value for {p.py_name} {reason}: {_describe(value)}",
                     output=value,
                     constraint=p.constraint,
                     hint="nothing was changed; fix or drop that value",
@@ -204,7 +204,7 @@ class Optimizer:
             if not (type(value) is type(p.data) and value == p.data):
                 p._set(value)
                 self.state[p]["updates"] += 1
-                changed.append(p.name)
+                changed.append(p.py_name)
         rejected = getattr(proposal, "rejected", {})
         for p in rejected:
             self.state[p]["rejections"] += 1
@@ -222,7 +222,7 @@ class Optimizer:
             "cost": getattr(proposal, "cost", 0.0),
             "calls": getattr(proposal, "calls", 0),
             "changed": changed,
-            "rejected": {p.name: reason for p, reason in rejected.items()},
+            "rejected": {p.py_name: reason for p, reason in rejected.items()},
             "reasoning": str(getattr(proposal, "reasoning", ""))[:500],
         }
         if version is not None:

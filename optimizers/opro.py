@@ -48,7 +48,8 @@ class OPRO(Optimizer):
         group = self.param_groups[index]
         limit = group["max_value_chars"]
         params = [p for p in group["params"] if p.feedback]
-        names = {str(i): p.name for i, p in enumerate(self.parameters) if p in params}
+        with_feedback = {id(p) for p in params}  # by identity: == compares values
+        names = {str(i): p.py_name for i, p in enumerate(self.parameters) if id(p) in with_feedback}
         entries = list(self.memory[index])
         scored = all(e.get("score") is not None for e in entries)
         if scored:

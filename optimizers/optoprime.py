@@ -59,7 +59,7 @@ class OptoPrime(Optimizer):
     def _memory_text(self, index: int, group: dict[str, Any], budget: int) -> str:
         if not group["memory_size"]:
             return ""
-        names = {str(i): p.name for i, p in enumerate(self.parameters)}
+        names = {str(i): p.py_name for i, p in enumerate(self.parameters)}
         entries = render_memory(list(self.memory[index]), names, limit=group["max_value_chars"], budget_tokens=budget)
         return templates.fill("memory", entries=entries) if entries else ""
 

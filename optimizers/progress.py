@@ -108,8 +108,8 @@ def _load(path: str | os.PathLike[str], doc: Any, optimizer: Optimizer) -> dict[
     if not isinstance(history, list) or not all(isinstance(r, Mapping) for r in history):
         raise _bad(path, "the log must be a list of records")
     for p, value, best_value in zip(params, values, best_values):
-        validate_value(p.name, p, value)
-        validate_value(p.name, p, best_value)
+        validate_value(p.py_name, p, value)
+        validate_value(p.py_name, p, best_value)
     install = check_state(optimizer, doc.get("optimizer"))  # raises before anything changed
     # everything checked: now mutate
     install()

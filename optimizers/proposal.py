@@ -62,8 +62,8 @@ class Proposal(dict[ParameterNode[Any], Any]):
         return list(self.exchanges[0]["messages"]) if self.exchanges else []
 
     def __repr__(self) -> str:
-        values = ", ".join(f"{p.name}: {v!r:.60}" for p, v in self.items())
-        rejected = f", rejected={[p.name for p in self.rejected]}" if self.rejected else ""
+        values = ", ".join(f"{p.py_name}: {v!r:.60}" for p, v in self.items())
+        rejected = f", rejected={[p.py_name for p in self.rejected]}" if self.rejected else ""
         return f"Proposal({{{values}}}{rejected})"
 
 

@@ -93,14 +93,14 @@ def value_line(n: Node[Any], limit: int | None) -> str:
     """``(str) prompt_3 = value`` (code as a block after ``name:``)."""
     text = n.data if limit is None else format_value(n.data, limit)
     if isinstance(n, CodeParameter):
-        return f"(code) {n.name}:\n{text}"
-    return f"({type_label(n)}) {n.name} = {text}"
+        return f"(code) {n.py_name}:\n{text}"
+    return f"({type_label(n)}) {n.py_name} = {text}"
 
 
 def code_line(op: MessageNode[Any]) -> str:
     """``greet_12 = greet(lang=str_3, name=str_4)``: one line per operation."""
-    args = ", ".join(f"{k}={p.name}" for k, p in op.inputs.items())
-    return f"{op.name} = {op.op.name}({args})"
+    args = ", ".join(f"{k}={p.py_name}" for k, p in op.inputs.items())
+    return f"{op.py_name} = {op.op.name}({args})"
 
 
 def constraint_line(p: ParameterNode[Any]) -> str | None:
@@ -109,12 +109,12 @@ def constraint_line(p: ParameterNode[Any]) -> str | None:
     if isinstance(p, CodeParameter):
         fname = p.fun.info.name
         parts.append(f"must compile and define the function {fname} (keep its name and signature)")
-    elif p.description:
-        parts.append(p.description)
+    elif p.given_description:
+        parts.append(p.given_description)
     if p.constraint is not None:
         describe = getattr(p.constraint, "describe", None)
         parts.append(str(describe()) if callable(describe) else repr(p.constraint))
-    return f"{p.name}: " + "; ".join(parts) if parts else None
+    return f"{p.py_name}: " + "; ".join(parts) if parts else None
 
 
 def _doc_line(op: MessageNode[Any]) -> str:
@@ -131,7 +131,7 @@ def _feedback_lines(sg: Subgraph, limit: int) -> str:
             text = format_value(getattr(item, "text", item), limit)
             score = getattr(item, "score", None)
             suffix = f" (score {score:g})" if isinstance(score, (int, float)) else ""
-            lines.append(text + suffix if len(sg.feedback) == 1 and len(items) == 1 else f"[{out.name}] {text}{suffix}")
+            lines.append(text + suffix if len(sg.feedback) == 1 and len(items) == 1 else f"[{out.py_name}] {text}{suffix}")
     return "\n".join(lines)
 
 

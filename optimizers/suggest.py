@@ -56,7 +56,7 @@ def suggestion_schema(params: Sequence[ParameterNode[Any]], max_reasoning_chars:
                 "reasoning": {"type": "string", "maxLength": max_reasoning_chars},
                 "suggestion": {
                     "type": "object",
-                    "properties": {p.name: value_schema(p) for p in params},
+                    "properties": {p.py_name: value_schema(p) for p in params},
                     "additionalProperties": False,
                 },
             },
@@ -76,7 +76,7 @@ def ask_suggestion(
 ) -> Proposal:
     """Ask ``llm`` for new values of ``params``; re-ask (up to ``group["max_reasks"]``) while the
     reply is unreadable or some suggested value is unusable. Changes nothing."""
-    by_name = {p.name: p for p in params}
+    by_name = {p.py_name: p for p in params}
     names = list(by_name)
 
     def read(text: str) -> tuple[tuple[Reply, Proposal], str]:
@@ -89,7 +89,7 @@ def ask_suggestion(
                 proposal.rejected[p] = reason
             elif not (type(value) is type(p.data) and value == p.data):
                 proposal[p] = value
-        complaint = "; ".join(f"the value for {p.name} {reason}" for p, reason in proposal.rejected.items())
+        complaint = "; ".join(f"the value for {p.py_name} {reason}" for p, reason in proposal.rejected.items())
         return (reply, proposal), complaint
 
     max_tokens = group.get("max_tokens")

@@ -79,7 +79,7 @@ class TextualGradients(Propagator):
     ) -> dict[Node[Any], str]:  # fmt: skip
         """``{input: advice}`` for each of ``targets`` (inputs of ``op``) -- one LLM call."""
         limit = self.max_value_chars
-        names = [t.name for t in targets]
+        names = [t.py_name for t in targets]
         doc = (op.op.doc or "").strip() or "(no documentation)"
         prompt = templates.render(
             "textgrad_gradient",
@@ -112,10 +112,10 @@ class TextualGradients(Propagator):
             found = ask(get_llm(self._llm), messages, read, schema=schema, max_reasks=self.max_reasks,
                         params=self.llm_params, exchanges=exchanges)  # fmt: skip
         except ReplyParseError as e:
-            log.warning("textual gradient of %s unreadable, passing its feedback on: %s", op.name, e)
+            log.warning("textual gradient of %s unreadable, passing its feedback on: %s", op.py_name, e)
             found = {}
         joined = "\n".join(feedback)
-        return {t: found.get(t.name, joined) for t in targets}
+        return {t: found.get(t.py_name, joined) for t in targets}
 
     def propagate(self, node: Node[Any], item: Any) -> Iterable[tuple[Node[Any], Any]]:
         if not isinstance(node, MessageNode) or not node._parents:
@@ -204,7 +204,7 @@ class TextGrad(Optimizer):
 
     def _rewrite(self, p: ParameterNode[Any], gradients: list[str], index: int, group: dict[str, Any]) -> Proposal:
         position = next(i for i, q in enumerate(self.parameters) if q is p)
-        entries = render_memory(list(self.memory[index]), {str(position): p.name}, limit=group["max_value_chars"],
+        entries = render_memory(list(self.memory[index]), {str(position): p.py_name}, limit=group["max_value_chars"],
                                 budget_tokens=group["max_value_chars"])  # fmt: skip
         prompt = templates.render(
             "textgrad_update",
@@ -213,7 +213,7 @@ class TextGrad(Optimizer):
             constraints=constraint_line(p) or "(none)",
             gradients="\n".join(f"- {format_value(g, 2 * group['max_value_chars'])}" for g in gradients),
             memory=templates.fill("memory", entries=entries) if entries else "",
-            name=p.name,
+            name=p.py_name,
         )
         return ask_suggestion(self.llm, [{"role": "user", "content": prompt}], [p], group, use_schema=group["use_schema"])
 
@@ -221,7 +221,7 @@ class TextGrad(Optimizer):
         params = [p for p in group["params"] if p.feedback]
         sg = subgraph(params)
         for n in (*sg.parameters, *sg.inputs, *sg.ops, *sg.outputs):
-            _ = n.name  # fix the step's names before the concurrent gradient calls use them
+            _ = n.py_name  # fix the step's names before the concurrent gradient calls use them
         exchanges: list[dict[str, Any]] = []
         grads = self.backprop(sg, group, exchanges)
         todo = [p for p in params if grads.get(p)]

@@ -21,9 +21,9 @@ PACKAGE = ROOT / "trace_opt"
 LAYERS: list[set[str]] = [
     {"errors", "secrets"},
     {"context", "sqlite"},
-    {"nodes"},
-    {"graph", "propagation", "constraints", "sandbox"},
-    {"bundle", "operators", "modules"},
+    {"nodes", "containers"},
+    {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast"},
+    {"bundle", "operators", "node_methods", "modules"},
     {"llm", "cache", "store", "replay", "record", "execution", "compose", "faults", "functions", "session"},
     {"visualize", "report", "telemetry", "integrations"},
     {"__init__", "cli", "__main__", "demo"},

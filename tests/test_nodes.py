@@ -13,8 +13,8 @@ def test_node_wraps_value_and_returns_nodes_unchanged() -> None:
     x = trace.node("hello", name="greeting", description="a word")
     assert x.data == "hello"
     assert x.parents == ()
-    assert x.name.startswith("greeting_")
-    assert x.description == "a word"
+    assert x.name.startswith("greeting:") and x.py_name.startswith("greeting_")
+    assert x.description == "[Node] a word" and x.given_description == "a word"
     assert trace.node(x) is x
     assert not x.trainable and type(x) is trace.Node
 
@@ -27,21 +27,22 @@ def test_trainable_node_is_a_parameter() -> None:
     assert p.data == [3] and p.version == 1
 
 
-def test_nodes_are_hashed_and_compared_by_identity() -> None:
+def test_nodes_are_hashed_by_identity_and_compared_by_value() -> None:
     a, b = trace.node(1), trace.node(1)
-    assert a != b and a == a
+    assert a == b and a is not b
     assert len({a, b}) == 2
     d = {a: "a", b: "b"}
     assert d[a] == "a" and d[b] == "b"
     unhashable = trace.node([1])  # the value is unhashable, the node is not
     assert {unhashable: 1}[unhashable] == 1
-    assert a in [b, a] and a not in [b]
+    assert a in [b, a] and a in [b]  # list membership uses ==, which compares values
 
 
 def test_names_are_unique_and_identifier_like() -> None:
     a, b = trace.node(1, name="x:y"), trace.node(1, name="x:y")
-    assert a.name != b.name
-    assert a.name.replace("_", "").isalnum()
+    assert a.name != b.name and a.py_name != b.py_name
+    assert a.py_name.replace("_", "").isalnum()
+    assert a.name.count(":") == 1 and a.name.split(":")[0] == "x_y"
 
 
 def test_bool_len_contains_are_plain_values() -> None:
@@ -67,7 +68,7 @@ def test_deepcopy_gives_a_new_node_with_copied_value() -> None:
     p.backward("fb")
     q = copy.deepcopy(p)
     assert q is not p and q.data == p.data and q.data is not p.data
-    assert q.trainable and q.description == "d" and q.feedback == []
+    assert q.trainable and q.given_description == "d" and q.feedback == []
     assert q.name != p.name
 
 

@@ -20,10 +20,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import broadcast as broadcast
+from . import containers as containers
+from . import errors as errors
+from . import node_methods as _node_methods
+from . import nodes as nodes
 from . import operators as operators
 from . import propagation as _propagation
+from . import propagators as propagators
 from . import secrets as _secrets
 from . import visualize as _visualize
+from .broadcast import apply_op
 from .bundle import CodeParameter, FunModule, bundle
 from .constraints import Choice, Grammar, JSONSchema, MaxTokens, Prefix, Regex, Stop
 from .context import is_tracing, stop_tracing, tracing
@@ -31,8 +38,9 @@ from .errors import ExecutionError, TraceOptError
 from .compose import Composition, Generate, Template, gen, run, template
 from .execution import map, parallel
 from .graph import Subgraph, subgraph, to_networkx, topological_order
+from .containers import NodeContainer
 from .modules import Module, model
-from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node, stable_names
+from .nodes import GRAPH, ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, node, stable_names
 from .propagation import Feedback, GraphPropagator, Propagator
 from .session import Session
 from .visualize import render
@@ -47,6 +55,7 @@ __all__ = [
     "ExecutionError",
     "Feedback",
     "FunModule",
+    "GRAPH",
     "Generate",
     "Grammar",
     "GraphPropagator",
@@ -55,6 +64,7 @@ __all__ = [
     "MessageNode",
     "Module",
     "Node",
+    "NodeContainer",
     "ParameterNode",
     "Prefix",
     "Propagator",
@@ -67,7 +77,11 @@ __all__ = [
     "Template",
     "TraceOptError",
     "WithInfo",
+    "apply_op",
+    "broadcast",
     "bundle",
+    "containers",
+    "errors",
     "gen",
     "is_tracing",
     "llm_function",
@@ -75,8 +89,10 @@ __all__ = [
     "map",
     "model",
     "node",
+    "nodes",
     "operators",
     "parallel",
+    "propagators",
     "record",
     "render",
     "request_input",
@@ -102,7 +118,7 @@ _LAZY_NAMES = {
     "request_input": "replay",
 }
 
-del _propagation, _visualize
+del _node_methods, _propagation, _visualize
 _secrets.install_log_filter()  # loggers made at import time; later ones use secrets.logger
 
 

@@ -7,6 +7,7 @@ working, and every message names the bad value and ends with a ``help:`` line.
     ├── ExecutionError                  a bundled call raised; ``.exception_node`` is in the graph
     ├── BundleError (TypeError)         @bundle used on something it cannot wrap
     ├── BackwardError (RuntimeError)    backward on a node that cannot take it
+    ├── BroadcastError (TypeError)      apply_op got containers of different shapes or types
     ├── StateDictError (ValueError)     load_state_dict / Module.load got data that does not fit
     │   └── UnsafeStateError            a saved state would change where requests go or the key
     ├── ConstraintError (ValueError)    a constraint is malformed
@@ -45,6 +46,7 @@ __all__ = [
     "BackendUnavailable",
     "BackwardError",
     "BadRequestError",
+    "BroadcastError",
     "BudgetExceeded",
     "BundleError",
     "ConstraintError",
@@ -114,6 +116,11 @@ class BundleError(TraceOptError, TypeError):
 
 class BackwardError(TraceOptError, RuntimeError):
     """``backward`` cannot run from this node (already backwarded, or not a node)."""
+
+
+class BroadcastError(TraceOptError, TypeError):
+    """``apply_op`` cannot pair the items of its inputs: a container of another type than the
+    output, or of another length."""
 
 
 class StateDictError(TraceOptError, ValueError):

@@ -132,7 +132,7 @@ def to_networkx(output: Node[Any] | Iterable[Node[Any]]) -> networkx.DiGraph:
 
     graph = nx.DiGraph()
     for n in topological_order(output):
-        graph.add_node(n, name=n.name, kind=n.kind, data=n.data, trainable=n.trainable)
+        graph.add_node(n, name=n.py_name, kind=n.kind, data=n.data, trainable=n.trainable)
         for p in n._parents:
             graph.add_edge(p, n)
     return graph

@@ -38,7 +38,7 @@ class Feedback:
         return self.value if isinstance(self.value, str) else str(self.value)
 
     def __repr__(self) -> str:
-        return f"Feedback({self.text[:60]!r}, output={self.output.name})"
+        return f"Feedback({self.text[:60]!r}, output={self.output.py_name})"
 
 
 class Propagator:
@@ -81,7 +81,7 @@ def backward(
     output = check_backward_target(output)
     if isinstance(output, MessageNode) and output._backwarded:
         raise BackwardError(
-            f"{output.name} was already backwarded",
+            f"{output.py_name} was already backwarded",
             hint="pass retain_graph=True to the first backward to give feedback on it again",
         )
     prop = propagator if propagator is not None else _DEFAULT

@@ -38,7 +38,7 @@ def _clip(text: str, limit: int) -> str:
 
 def _label(n: Node[Any], limit: int, redact: Callable[[str], str]) -> str:
     # redacted before clipping: a cut secret would no longer match (pictures get shared)
-    head = n.name + (" (trainable)" if n.trainable else "")
+    head = n.py_name + (" (trainable)" if n.trainable else "")
     body = _clip(redact(repr(n.data) if not isinstance(n.data, str) else n.data), limit)
     lines = [head, body]
     fb = n.feedback

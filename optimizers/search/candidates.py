@@ -72,7 +72,7 @@ class Candidate:
 
     def named(self, params: Sequence[ParameterNode[Any]]) -> dict[str, Any]:
         """``{parameter name: value}`` made JSON-ready, for logs."""
-        return {p.name: jsonable(v) for p, v in zip(params, self.values)}
+        return {p.py_name: jsonable(v) for p, v in zip(params, self.values)}
 
 
 def _sampler(optimizer: Optimizer, sample_id: int, temperature: float | None) -> Optimizer:

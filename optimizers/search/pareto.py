@@ -68,7 +68,7 @@ class GEPA(SearchTrainer):
     >>> data = [(None, 3), (None, 5)]                         # no x is right for both
     >>> log = GEPA(k=4).train(lambda _: x * 1, data, lambda _, y, want: float(y == want),
     ...                       OptoPrime([x], llm=FunctionLLM(guess)), steps=4, batch_size=1)
-    >>> sorted(v[x.name] for v in log.front.values())         # one winner per example
+    >>> sorted(v[x.py_name] for v in log.front.values())         # one winner per example
     [3, 5]
     """
 

@@ -269,7 +269,7 @@ class SearchRun(ObservedSteps):
     def _changed(self) -> list[str]:
         if self.best is None or not self.candidates:
             return []
-        return [p.name for p, a, b in zip(self.params, self.candidates[0].values, self.best.values) if not _same(a, b)]
+        return [p.py_name for p, a, b in zip(self.params, self.candidates[0].values, self.best.values) if not _same(a, b)]
 
     def save(self, c: Candidate, message: str) -> None:
         """Commit ``c``'s values to the store and write the checkpoint, if any."""

@@ -169,7 +169,7 @@ def test_an_optimizer_rewrites_the_instruction() -> None:
         ...
 
     out = sentiment.traced("Loved it")
-    name = sentiment.instruction.name
+    name = sentiment.instruction.py_name
     reply = json.dumps({"reasoning": "be precise", "suggestion": {name: "Answer positive or negative."}})
     opt = optimizers.OptoPrime(sentiment.parameters(), llm=FunctionLLM(lambda messages, **kw: reply))
     opt.zero_feedback()

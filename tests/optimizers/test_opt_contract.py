@@ -112,7 +112,7 @@ def test_propose_changes_nothing_and_step_applies_what_the_prompt_asked_for(cls:
     assert isinstance(proposal, Proposal)
     assert {p: (p.data, p.version) for p in opt.parameters} == before
     assert json.dumps(opt.state_dict()) == state  # no memory, step or log change either
-    assert {base(p.name): v for p, v in proposal.items()} == NEW
+    assert {base(p.py_name): v for p, v in proposal.items()} == NEW
     assert proposal.calls >= 1 and proposal.tokens > 0 and proposal.messages
     record = opt.update(proposal)
     assert program.prompt.data == "hi" and program.k.data == 1
@@ -170,7 +170,7 @@ def test_constraint_violating_suggestion_is_rejected(cls: type[Optimizer]) -> No
     opt.zero_feedback()
     opt.backward(lang + "!", "use French")
     opt.step()
-    assert lang.data == "en" and "not one of" in opt.log[-1]["rejected"][lang.name]
+    assert lang.data == "en" and "not one of" in opt.log[-1]["rejected"][lang.py_name]
 
 
 @pytest.mark.parametrize(

@@ -151,9 +151,9 @@ def test_prompt_of_a_1001_node_chain_stays_under_budget(budget: int) -> None:
     assert estimate_tokens(text) <= budget
     assert sections.omitted_ops > 0 and "operations not shown" in sections.code
     lines = sections.code.splitlines()
-    assert lines[-1].startswith(f"{y.name} = add(")  # nearest the output ...
+    assert lines[-1].startswith(f"{y.py_name} = add(")  # nearest the output ...
     if budget >= 2000:  # ... and nearest the parameter are kept first
-        assert lines[0].endswith(f"(x={x.name}, y=str_{x._id + 1})")
+        assert lines[0].endswith(f"(x={x.py_name}, y=str_{x._id + 1})")
 
 
 def test_prompt_size_does_not_grow_with_the_graph() -> None:

@@ -120,7 +120,7 @@ def test_textual_gradients_work_as_an_eager_propagator() -> None:
     const = trace.node("k")
     out = (a + const) + "!"
     out.backward("fix it", propagator=TextualGradients(FunctionLLM(rec)))
-    assert [f.text for f in a.feedback] == [f"{a.name} should help {out.parents[0].name} more"]
+    assert [f.text for f in a.feedback] == [f"{a.py_name} should help {out.parents[0].py_name} more"]
     assert const.feedback == []  # a constant leaf needs no gradient
     assert a.feedback[0].output is out
 
@@ -138,7 +138,7 @@ def test_exception_output_gets_gradients_too(max_gradient_ops: int) -> None:
         inverse(0)
     except trace.ExecutionError as e:
         opt = TextGrad([inverse.parameter], llm=FunctionLLM(lambda m, **kw: json.dumps(
-            {"reasoning": "", "suggestion": {inverse.parameter.name: "def inverse(x):\n    return 0 if x == 0 else 1 / x"}}
+            {"reasoning": "", "suggestion": {inverse.parameter.py_name: "def inverse(x):\n    return 0 if x == 0 else 1 / x"}}
         ) if "#Operation" not in m[0]["content"] else rec(m)), max_gradient_ops=max_gradient_ops)  # fmt: skip
         opt.zero_feedback()
         opt.backward(e.exception_node, e.exception_node.data)

@@ -70,7 +70,7 @@ def test_search_repairs_a_function_that_raises_from_random_code_variants() -> No
     log = BeamSearch(k=4).train(shift, data, lambda x, y, want: float(y == want), OptoPrime([shift.parameter],
                                 llm=FunctionLLM(code_sampler)), steps=4, budget=Budget(calls=16), target_score=1.0)  # fmt: skip
     assert shift(41).data == 42 and log.best_score == 1.0 and log.stop == "target score reached"
-    assert any(r["values"][shift.parameter.name].endswith("x + 1") for r in log.candidates.scored()[:1])
+    assert any(r["values"][shift.parameter.py_name].endswith("x + 1") for r in log.candidates.scored()[:1])
 
 
 def test_best_of_k_never_keeps_a_worse_candidate() -> None:

@@ -44,7 +44,7 @@ def test_every_candidate_is_logged_and_the_best_is_restored(trainer: SearchTrain
     for r in log.candidates:
         assert (r["status"] in ("initial", "scored")) == isinstance(r["score"], float), r
     best = log.candidates.scored()[0]
-    assert x.data == best["values"][x.name] == log.best_values[x.name]
+    assert x.data == best["values"][x.py_name] == log.best_values[x.py_name]
     assert log.best_score == best.get("val_score", best["score"])
     assert "x" in str(log.candidates).splitlines()[0] or "values" in str(log.candidates)
 
@@ -92,7 +92,7 @@ def test_gepa_keeps_a_winner_per_example_on_its_pareto_front() -> None:
         {"reasoning": "", "suggestion": {"x": [3, 5, 8, 1][sample_id % 4]}}))  # fmt: skip
     log = GEPA(k=4).train(lambda _: x * 1, data, lambda _, y, w: float(y == w), OptoPrime([x], llm=llm), steps=3,
                           batch_size=1)  # fmt: skip
-    assert sorted(v[x.name] for v in log.front.values()) == [3, 5, 8]
+    assert sorted(v[x.py_name] for v in log.front.values()) == [3, 5, 8]
     assert x.data in (3, 5, 8) and log.best_score == pytest.approx(1 / 3)
 
 
@@ -150,7 +150,7 @@ def test_a_valset_decides_the_best() -> None:
     x = trace.node(0, trainable=True, name="x")
     log = BeamSearch(k=3).train(lambda _: x * 1, [(None, 10)], fb, OptoPrime([x], llm=guesser()), steps=3,
                                 valset=[(None, 2)])  # fmt: skip
-    vals = {r["values"][x.name]: r["val_score"] for r in log.candidates if "val_score" in r}
+    vals = {r["values"][x.py_name]: r["val_score"] for r in log.candidates if "val_score" in r}
     assert x.data == max(vals, key=lambda v: vals[v]) and log.best_score == max(vals.values())
 
 

@@ -79,7 +79,7 @@ def _scalar(value: Any) -> bool:
 
 
 def _param_values(optimizer: Any) -> dict[str, Any]:
-    return {str(p.name): redact(p.data) for p in getattr(optimizer, "parameters", [])}
+    return {str(p.py_name): redact(p.data) for p in getattr(optimizer, "parameters", [])}
 
 
 class _Run:

@@ -102,7 +102,7 @@ def _provider(llm: Any) -> str:
 
 
 def _name(node: Any) -> str:
-    return str(node.name)
+    return str(node.py_name)
 
 
 def _bundle_attributes(fun: Any) -> dict[str, Any]:
