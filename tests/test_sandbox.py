@@ -167,3 +167,56 @@ def test_invalid_limits_are_value_errors() -> None:
         SandboxLimits(timeout=0)
     with pytest.raises(ValueError, match="Invalid memory_mb"):
         SandboxLimits(memory_mb=1)
+
+
+SCALE = [2]
+
+
+def test_globals_the_original_uses_are_current_on_every_call_in_the_same_worker(active: Sandbox) -> None:
+    @trace.bundle(trainable=True)
+    def scaled(x):
+        return x * SCALE[0]
+
+    scaled.parameter._set("def scaled(x):\n    return [x * SCALE[0], 'SCALE' in globals()]\n")
+    assert scaled(3).data == [6, True]
+    started = active.started
+    SCALE[0] = 5
+    try:
+        assert scaled(3).data == [15, True]
+    finally:
+        SCALE[0] = 2
+    assert active.started == started  # same function, same warm worker
+
+
+def test_only_globals_the_original_refers_to_cross(active: Sandbox) -> None:
+    @trace.bundle(trainable=True)
+    def f(x):
+        return x
+
+    f.parameter._set("def f(x):\n    return SCALE\n")
+    with pytest.raises(trace.ExecutionError, match="name 'SCALE' is not defined"):
+        f(1)
+
+
+def test_the_worker_limits_itself_before_running_code(active: Sandbox) -> None:
+    body = (
+        "    import resource\n"
+        "    names = ['RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE', 'RLIMIT_CORE']\n"
+        "    return {n: resource.getrlimit(getattr(resource, n))[1] for n in names}"
+    )
+    limits = call(active, body)
+    assert all(v != -1 for v in limits.values())  # every one finite
+    assert limits["RLIMIT_FSIZE"] == 64 * 2**20 and limits["RLIMIT_NOFILE"] == 256 and limits["RLIMIT_CORE"] == 0
+
+
+def test_threads_and_coroutines_still_work(active: Sandbox) -> None:
+    body = (
+        "    import threading, asyncio\n"
+        "    out = []\n"
+        "    t = threading.Thread(target=out.append, args=(1,))\n"
+        "    t.start(); t.join()\n"
+        "    async def two():\n"
+        "        return 2\n"
+        "    return out + [asyncio.get_event_loop().run_until_complete(two())]"
+    )
+    assert call(active, body) == [1, 2]

@@ -177,6 +177,8 @@ class Sandbox:
             env = environment(source, template)
             request: dict[str, Any] = {
                 "args": [encode(a) for a in args], "kwargs": encode(dict(kwargs or {})),
+                # plain-data globals travel with every call, so they are current (like module state)
+                "values": {k: env.pop(k)["value"] for k in [k for k, v in env.items() if "value" in v]},
             }  # fmt: skip
         except Unsendable as exc:
             raise SandboxError(

@@ -17,6 +17,7 @@ Anything else is left out and surfaces as a NameError the optimizer can read.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import sys
 import textwrap
@@ -89,8 +90,13 @@ def _describe(value: Any, depth: int) -> dict[str, Any] | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _used_names(source: str) -> frozenset[str]:
+    return frozenset(n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name))
+
+
 def _needed(source: str, template: Callable[..., Any], depth: int) -> dict[str, Any]:
-    used = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+    used = _used_names(source)
     scope, referenced = _scope(template)
     env: dict[str, Any] = {}
     for name in sorted(used & referenced & scope.keys()):

@@ -90,10 +90,15 @@ def startup_failure(isolation: Isolation, detail: str) -> SandboxUnavailable | N
 def _python_roots() -> list[str]:
     """Folders the interpreter needs, read-only: its prefixes and site-packages, never the
     user's home or working folder themselves (which may hold .env files and ~/.netrc)."""
-    private = {os.path.realpath(p) for p in (os.path.expanduser("~"), os.getcwd(), "/")}
+    return _roots(tuple(sys.path), os.path.expanduser("~"), os.getcwd())
+
+
+@functools.lru_cache(maxsize=8)
+def _roots(path: tuple[str, ...], home: str, cwd: str) -> list[str]:
+    private = {os.path.realpath(p) for p in (home, cwd, "/")}
     candidates = {sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix}
     candidates.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
-    candidates.update(p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages"))
+    candidates.update(p for p in path if os.path.basename(p) in ("site-packages", "dist-packages"))
     roots: set[str] = set()
     for path in candidates:
         real = os.path.realpath(path)
@@ -119,8 +124,13 @@ def importable_inside(filename: str | None) -> bool:
     """Whether a module file lies in the folders the worker can see (the Python installation)."""
     if not filename:
         return False
+    return _inside(filename, tuple(_python_roots()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _inside(filename: str, roots: tuple[str, ...]) -> bool:
     real = os.path.realpath(filename)
-    return any(real.startswith(r + os.sep) for r in [*_python_roots(), "/usr"])
+    return any(real.startswith(r + os.sep) for r in [*roots, "/usr"])
 
 
 @functools.lru_cache(maxsize=1)

@@ -242,6 +242,8 @@ def run_request(request: dict[str, Any], state: dict[str, Any], loop: Any = None
             state["fn"] = _compile(request["source"], request["name"], request["env"])
             state["placeholder"] = bool(request.get("self_placeholder"))
         fn = state["fn"]
+        if request.get("values"):
+            fn.__globals__.update({k: decode(v) for k, v in request["values"].items()})
         args = decode(request["args"])
         if state["placeholder"]:
             args = [_Placeholder(), *args]
@@ -270,6 +272,7 @@ def main() -> None:
     set_limits(config)
     os.chdir(config["scratch"])
     loop = asyncio.new_event_loop()  # its self-pipe is a socket: made before sockets are refused
+    asyncio.set_event_loop(loop)  # code calling get_event_loop() gets this one
     if config.get("seccomp"):
         install_seccomp(bytes.fromhex(config["seccomp"]))
     install_guard(config["scratch"])
