@@ -43,6 +43,9 @@ ATTACKS = {
     "mknod-device": "os.mknod('dev', stat.S_IFCHR | 0o666, os.makedev(1, 3))\nos.mknod(args[0] + '/pwned', stat.S_IFCHR | 0o666, os.makedev(1, 3))",
     "truncate": "os.truncate(args[0] + '/data.txt', 0)",
     "symlink-in-scratch": "os.symlink(args[0] + '/data.txt', 'link')\nopen('link', 'w').write('x')",
+    "no-other-writable-place": "for p in ('/dev/shm/x', '/tmp/x', '/x', '/usr/x', '/proc/x', '/run/x'):\n"
+    "    try:\n        open(p, 'w').write('x')\n        raise AssertionError(f'wrote {p}')\n    except OSError:\n        pass\n"
+    "open(args[0] + '/pwned', 'w')",
     "native-open": "fd = libc.open((args[0] + '/pwned').encode(), 0o101, 0o644)\nif fd < 0:\n    raise PermissionError(ctypes.get_errno(), 'native open refused')",
 }
 
@@ -50,7 +53,8 @@ ATTACKS = {
 @pytest.mark.parametrize("body", ATTACKS.values(), ids=ATTACKS.keys())
 def test_nothing_outside_scratch_changes(sb: Sandbox, victim: Path, body: str) -> None:
     before = {p.name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in victim.iterdir()}
-    attack_fails(sb, "import stat\n" + body, str(victim))
+    feedback = attack_fails(sb, "import stat\n" + body, str(victim))
+    assert "AssertionError" not in feedback  # failed where the OS refused, not at a check of the attack's
     after = {p.name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in victim.iterdir()}
     assert after == before
     assert os.listxattr(victim / "data.txt") == []

@@ -100,8 +100,8 @@ def _roots(path: tuple[str, ...], home: str, cwd: str) -> list[str]:
     candidates.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
     candidates.update(p for p in path if os.path.basename(p) in ("site-packages", "dist-packages"))
     roots: set[str] = set()
-    for path in candidates:
-        real = os.path.realpath(path)
+    for candidate in candidates:
+        real = os.path.realpath(candidate)
         if not os.path.isdir(real):
             continue
         if any(real == p or p.startswith(real + os.sep) for p in private):
@@ -110,7 +110,8 @@ def _roots(path: tuple[str, ...], home: str, cwd: str) -> list[str]:
         else:
             roots.add(real)
     ordered = sorted(roots)
-    return [r for r in ordered if not r.startswith("/usr/") and not any(r.startswith(o + os.sep) for o in ordered)]
+    inside_usr = [r for r in ordered if r == "/usr" or r.startswith("/usr/")]  # bound as a whole already
+    return [r for r in ordered if r not in inside_usr and not any(r.startswith(o + os.sep) for o in ordered)]
 
 
 def worker_path() -> list[str]:
@@ -148,7 +149,9 @@ def _bwrap_prefix() -> tuple[str, ...]:
             args += ["--ro-bind", name, name]
     for root in _python_roots():
         args += ["--ro-bind", root, root]
-    args += ["--ro-bind", WORKER_SCRIPT, INSIDE_WORKER, "--proc", "/proc", "--dev", "/dev"]
+    # /dev is bwrap's own minimal one (null, zero, urandom, tty...), read-only so that its tmpfs
+    # (/dev/shm) cannot be filled to eat the machine's memory outside RLIMIT_AS
+    args += ["--ro-bind", WORKER_SCRIPT, INSIDE_WORKER, "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
     return tuple(args)
 
 
@@ -189,7 +192,7 @@ def seccomp_program() -> bytes | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        import pyseccomp as sc
+        import pyseccomp as sc  # type: ignore[import-untyped]
     except (ImportError, OSError, RuntimeError) as exc:  # RuntimeError: libseccomp.so not found
         log.warning("no seccomp filter for sandbox workers: %s", exc)
         return None
