@@ -38,7 +38,7 @@ INSIDE_SCRATCH = "/scratch"
 INSIDE_WORKER = "/run/trace_opt/worker.py"
 WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 _OPT_IN = (
-    f"help: install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces, or opt in to a "
+    f"install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces, or opt in to a "
     f"weaker sandbox with bundle(sandbox='process') / {ENV_VAR}=process, or trust the code with sandbox=False"
 )
 
@@ -71,9 +71,14 @@ def unavailable_reason() -> str | None:
 
 def require(isolation: Isolation) -> None:
     """Raise SandboxUnavailable with the one-line reason and the ways to opt in."""
+    if sys.platform == "win32":  # no rlimits, no select() on pipes: no worker we could limit
+        raise SandboxUnavailable(
+            "the sandbox for optimizer-written code needs Linux (or, opted in, a POSIX system); this is Windows",
+            hint="run rewrites only if you trust them, with bundle(sandbox=False)",
+        )
     reason = unavailable_reason() if isolation == "os" else None
     if reason:
-        raise SandboxUnavailable(reason, hint=_OPT_IN.removeprefix("help: "))
+        raise SandboxUnavailable(reason, hint=_OPT_IN)
 
 
 def startup_failure(isolation: Isolation, detail: str) -> SandboxUnavailable | None:
@@ -83,7 +88,7 @@ def startup_failure(isolation: Isolation, detail: str) -> SandboxUnavailable | N
     first = detail.strip().splitlines()[0] if detail.strip() else "bwrap exited at once"
     return SandboxUnavailable(
         f"bubblewrap could not isolate the sandbox worker ({first}); user namespaces may be disabled",
-        hint=_OPT_IN.removeprefix("help: "),
+        hint=_OPT_IN,
     )
 
 
