@@ -6,6 +6,7 @@ reachable from the code it watches), so what stops it is the OS isolation, not t
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from collections.abc import Iterator
 from typing import Any
@@ -17,9 +18,17 @@ from trace_opt.sandbox import Sandbox, SandboxLimits, isolation, use_sandbox
 
 SENTINEL = "sk-sentinel-7f3a9c2e51d04b8e"
 
-needs_os_isolation = pytest.mark.skipif(
-    isolation.unavailable_reason() is not None, reason=f"{isolation.unavailable_reason()} (CI installs it)"
-)
+def _os_isolation_missing() -> str | None:
+    reason = isolation.unavailable_reason()
+    if reason is None:
+        probe = subprocess.run(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True)
+        if probe.returncode != 0:
+            reason = f"bwrap cannot create namespaces here: {probe.stderr.decode(errors='replace').strip()}"
+    return reason
+
+
+_MISSING = _os_isolation_missing()
+needs_os_isolation = pytest.mark.skipif(_MISSING is not None, reason=f"{_MISSING} (CI has it, and fails without it)")
 
 # Prepended to attacks: turn the audit hook into a no-op and prove it (ctypes loads afterwards).
 BYPASS = """

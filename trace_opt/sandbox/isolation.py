@@ -12,6 +12,9 @@ libseccomp (``pyseccomp``) before it reads any code.
 the same environment allow-list, rlimits and seccomp filter (when libseccomp exists) but the
 user's filesystem, network and processes in view.
 
+The filter is loaded by the worker itself once the interpreter is up, not by bwrap's
+``--seccomp``: it forbids ``execve``, which bwrap still needs to start Python.
+
 We build command lines and a filter here; we do not write our own namespace or BPF code.
 """
 

@@ -176,7 +176,11 @@ def set_limits(config: dict[str, Any]) -> None:
         soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        resource.setrlimit(which, (value, value))
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            if sys.platform.startswith("linux"):  # every one of them works there: never run unlimited
+                raise
 
 
 def _vm_bytes() -> int:
