@@ -178,11 +178,11 @@ def command(isolation: Isolation, scratch: str) -> tuple[list[str], dict[str, st
 # -- seccomp ----------------------------------------------------------------------------------
 
 # Refused with EPERM after the worker has started. Threads stay possible (clone with
-# CLONE_THREAD); processes, sockets, tracing, namespaces, mounts, devices, kernel keyrings,
+# CLONE_THREAD); processes, sockets (but an unnamed AF_UNIX pair), tracing, namespaces, mounts, devices, kernel keyrings,
 # io_uring (which bypasses the filter) and terminal input injection do not.
 _DENY = (
     "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-    "pidfd_getfd", "socket", "socketpair", "mount", "umount2", "pivot_root", "chroot", "setns", "unshare",
+    "pidfd_getfd", "socket", "mount", "umount2", "pivot_root", "chroot", "setns", "unshare",
     "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "mount_setattr", "kexec_load", "kexec_file_load",
     "init_module", "finit_module", "delete_module", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
     "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "open_by_handle_at",
@@ -191,6 +191,7 @@ _DENY = (
     "personality", "lookup_dcookie", "vhangup",
 )  # fmt: skip
 _CLONE_THREAD = 0x00010000
+_AF_UNIX = 1
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
 
 
@@ -212,6 +213,8 @@ def seccomp_program() -> bytes | None:
             continue
     f.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, _CLONE_THREAD, 0))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc then falls back to clone, filtered above
+    # an anonymous AF_UNIX pair stays (asyncio's self-pipe); it reaches nothing outside the process
+    f.add_rule(sc.ERRNO(errno.EPERM), "socketpair", sc.Arg(0, sc.NE, _AF_UNIX))
     for request in (_TIOCSTI, _TIOCLINUX):
         f.add_rule(sc.ERRNO(errno.EPERM), "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
     with tempfile.TemporaryFile() as fh:

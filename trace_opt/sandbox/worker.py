@@ -122,6 +122,8 @@ def install_guard(scratch: str) -> None:
         return real == scratch or real.startswith(scratch + os.sep)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "socket.__new__" and len(args) > 1 and args[1] == 1:  # AF_UNIX: asyncio's self-pipe;
+            return  # binding and connecting one stay refused below
         for prefix, message in _BLOCKED_PREFIXES:
             if event.startswith(prefix):
                 raise PermissionError(message)
@@ -234,9 +236,9 @@ def _resolve_env(env: dict[str, Any], depth: int) -> dict[str, Any]:
     return out
 
 
-def run_request(request: dict[str, Any], state: dict[str, Any], loop: Any = None) -> dict[str, Any]:
-    import asyncio
+def run_request(request: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     import traceback
+    import types
 
     reply: dict[str, Any] = {"id": request.get("id")}
     try:
@@ -252,8 +254,13 @@ def run_request(request: dict[str, Any], state: dict[str, Any], loop: Any = None
         if state["placeholder"]:
             args = [_Placeholder(), *args]
         result = fn(*args, **decode(request["kwargs"]))
-        if asyncio.iscoroutine(result):
-            result = (loop or asyncio.new_event_loop()).run_until_complete(result)
+        if isinstance(result, types.CoroutineType):
+            import asyncio  # only now: importing it costs a fifth of a cold start
+
+            if "loop" not in state:
+                state["loop"] = asyncio.new_event_loop()  # its self-pipe is an AF_UNIX socketpair
+                asyncio.set_event_loop(state["loop"])  # code calling get_event_loop() gets this one
+            result = state["loop"].run_until_complete(result)
         reply["ok"] = encode(result)
     except Unsendable as exc:
         reply["error"] = ["TypeError", f"a result of type {exc} cannot leave the sandbox (only plain data can)", ""]
@@ -266,7 +273,6 @@ def run_request(request: dict[str, Any], state: dict[str, Any], loop: Any = None
 
 
 def main() -> None:
-    import asyncio
     import traceback  # noqa: F401 - imported before the guard, used by run_request
 
     config = read_frame(sys.stdin.buffer)
@@ -275,8 +281,6 @@ def main() -> None:
     sys.path[:] = [p for p in config["path"] if os.path.exists(p)]
     set_limits(config)
     os.chdir(config["scratch"])
-    loop = asyncio.new_event_loop()  # its self-pipe is a socket: made before sockets are refused
-    asyncio.set_event_loop(loop)  # code calling get_event_loop() gets this one
     if config.get("seccomp"):
         install_seccomp(bytes.fromhex(config["seccomp"]))
     install_guard(config["scratch"])
@@ -288,7 +292,7 @@ def main() -> None:
             request = read_frame(sys.stdin.buffer)
         except EOFError:
             return
-        reply = frame(run_request(request, state, loop))
+        reply = frame(run_request(request, state))
         if len(reply) > cap:
             too_big = f"the result is {len(reply)} bytes; the sandbox's replies are capped at {cap} bytes"
             reply = frame({"id": request.get("id"), "error": ["ValueError", too_big, ""]})
