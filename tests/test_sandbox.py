@@ -221,3 +221,21 @@ def test_threads_and_coroutines_still_work(active: Sandbox) -> None:
         "    return out + [asyncio.get_event_loop().run_until_complete(two())]"
     )
     assert call(active, body) == [1, 2]
+
+
+def _inner_helper(x):
+    return x + SCALE[0]
+
+
+@trace.bundle()
+def _bundled_helper(x):
+    return _inner_helper(x) * 10
+
+
+def test_the_users_helpers_cross_as_source_with_their_own_globals(active: Sandbox) -> None:
+    @trace.bundle(trainable=True)
+    def uses_helpers(x):
+        return _bundled_helper(x)
+
+    uses_helpers.parameter._set("def uses_helpers(x):\n    return [_bundled_helper(x), _bundled_helper.__module__]\n")
+    assert uses_helpers(1).data == [30, "sandboxed"]  # compiled in the worker, not imported from here
