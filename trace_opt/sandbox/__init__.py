@@ -25,6 +25,7 @@ import builtins
 import hashlib
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -144,7 +145,7 @@ class Sandbox:
         return worker, True
 
     def _discard(self, worker: WorkerProcess) -> None:
-        """Kill a worker the caller has taken out of the pool (lock held or not)."""
+        """Kill a worker the caller has taken out of the pool (with the lock held)."""
         worker.kill()
         self._count -= 1
 
@@ -224,6 +225,10 @@ class Sandbox:
             self._generation += 1
             while self._idle:
                 self._discard(self._idle.pop())
+            try:
+                os.rmdir(self.scratch)  # each worker removed its own folder in it; recreated on use
+            except OSError:
+                pass
 
 
 def _raise(error: Any) -> Any:

@@ -44,6 +44,7 @@ class WorkerProcess:
     """One worker: its process (bwrap, or python itself), pipes and private scratch folder."""
 
     def __init__(self, kind: isolation.Isolation, scratch_root: str, config: dict[str, Any], label: str = "") -> None:
+        os.makedirs(scratch_root, mode=0o700, exist_ok=True)
         self.scratch = tempfile.mkdtemp(prefix="worker_", dir=scratch_root)
         argv, env, inside = isolation.command(kind, self.scratch)
         self.key: str | None = None
