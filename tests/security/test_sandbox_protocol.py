@@ -107,3 +107,26 @@ time.sleep(60)
 def test_an_oversized_result_is_an_error_not_a_huge_read(sb: Sandbox) -> None:
     feedback = attack_fails(sb, "return 'x' * (2 * 2**20)")
     assert "capped at 1048576 bytes" in feedback
+
+
+@pytest.mark.parametrize("kind", ["os", "process"])
+def test_closing_its_own_stderr_and_stdout_does_not_make_the_caller_spin(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import select
+
+    from trace_opt.sandbox import process
+
+    waits = []
+    real = select.select
+
+    def counting(*a: object) -> object:
+        waits.append(1)
+        return real(*a)  # type: ignore[arg-type]
+
+    gen = os_sandbox(isolation=kind, workers=1)
+    sb = next(gen)
+    still_works(sb)
+    monkeypatch.setattr(process.select, "select", counting)
+    assert attack(sb, "os.close(1)\nos.close(2)\nimport time\ntime.sleep(1)\nreturn 'done'") == "done"
+    assert len(waits) < 50  # a handful of waits, not a busy loop on a closed pipe while it slept
+    still_works(sb)
+    sb.close()

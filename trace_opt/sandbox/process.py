@@ -52,6 +52,7 @@ class WorkerProcess:
         self.label = label
         self._buf = bytearray()
         self._stderr = bytearray()
+        self._err_open = True
         isolation.hold_nondumpable()
         self._held = True
         self.proc = subprocess.Popen(  # noqa: S603 - argv built from fixed parts
@@ -80,7 +81,7 @@ class WorkerProcess:
         """Send one frame, read one frame back, all before ``deadline``."""
         data = memoryview(frame(obj))
         while data:
-            ready_r, ready_w = self._wait([self.err], [self.inp], deadline)
+            ready_r, ready_w = self._wait(self._errs(), [self.inp], deadline)
             if ready_r:
                 self._drain()
             if ready_w:
@@ -118,7 +119,7 @@ class WorkerProcess:
                 want = head + size - len(self._buf)
             else:
                 want = head
-            ready, _ = self._wait([self.out, self.err], [], deadline)
+            ready, _ = self._wait([self.out, *self._errs()], [], deadline)
             if self.err in ready:
                 self._drain()
             if self.out in ready:
@@ -127,16 +128,21 @@ class WorkerProcess:
                     raise EOFError("the worker closed its pipe")
                 self._buf += chunk
 
+    def _errs(self) -> list[int]:
+        return [self.err] if self._err_open else []
+
     def _drain(self) -> None:
         try:
             chunk = os.read(self.err, 1 << 16)
         except BlockingIOError:
             return
+        if not chunk:  # the code closed its stderr: stop watching it (or select spins)
+            self._err_open = False
+            return
         self._stderr += chunk
         if len(self._stderr) > _STDERR_KEEP:
             del self._stderr[: len(self._stderr) - _STDERR_KEEP]
-        if chunk:
-            log.info("sandboxed %s wrote: %s", self.label or "code", escape_controls(chunk.decode(errors="replace")))
+        log.info("sandboxed %s wrote: %s", self.label or "code", escape_controls(chunk.decode(errors="replace")))
 
     def kill(self) -> None:
         """Kill the worker's whole process group (under bwrap, killing bwrap ends the
