@@ -31,27 +31,32 @@ from .worker import Unsendable, encode
 _MAX_DEPTH = 3
 
 
-def code_names(code: types.CodeType) -> set[str]:
-    """Global names a code object (and the code nested in it) can load."""
-    names = set(code.co_names)
+@functools.lru_cache(maxsize=1024)
+def code_names(code: types.CodeType) -> frozenset[str]:
+    """Global names a code object (and the code nested in it) can load, and its free variables."""
+    names = set(code.co_names) | set(code.co_freevars)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= code_names(const)
-    return names
+    return frozenset(names)
 
 
-def _scope(fn: Callable[..., Any]) -> tuple[dict[str, Any], set[str]]:
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return {}, set()
-    scope = dict(getattr(fn, "__globals__", {}))
-    closure = getattr(fn, "__closure__", None) or ()
-    for name, cell in zip(code.co_freevars, closure):
-        try:
-            scope[name] = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-    return scope, code_names(code) | set(code.co_freevars)
+def _values(fn: Callable[..., Any], names: frozenset[str]) -> dict[str, Any]:
+    """The current values of ``names`` for ``fn``: closure cells first, then its globals
+    (looked up one by one: a module's globals are never copied, let alone sent)."""
+    code = fn.__code__
+    cells = dict(zip(code.co_freevars, getattr(fn, "__closure__", None) or ()))
+    module = getattr(fn, "__globals__", {})
+    out: dict[str, Any] = {}
+    for name in names:
+        if name in cells:
+            try:
+                out[name] = cells[name].cell_contents
+            except ValueError:  # an empty cell
+                pass
+        elif name in module:
+            out[name] = module[name]
+    return out
 
 
 def _module_visible(module: types.ModuleType) -> bool:
@@ -96,11 +101,13 @@ def _used_names(source: str) -> frozenset[str]:
 
 
 def _needed(source: str, template: Callable[..., Any], depth: int) -> dict[str, Any]:
-    used = _used_names(source)
-    scope, referenced = _scope(template)
+    code = getattr(template, "__code__", None)
+    if code is None:
+        return {}
+    values = _values(template, _used_names(source) & code_names(code))
     env: dict[str, Any] = {}
-    for name in sorted(used & referenced & scope.keys()):
-        spec = _describe(scope[name], depth)
+    for name in sorted(values):
+        spec = _describe(values[name], depth)
         if spec is not None:
             env[name] = spec
     return env

@@ -88,9 +88,9 @@ def startup_failure(isolation: Isolation, detail: str) -> SandboxUnavailable | N
     """A worker that died before saying hello under bwrap means namespaces are refused here."""
     if isolation != "os":
         return None
-    first = detail.strip().splitlines()[0] if detail.strip() else "bwrap exited at once"
+    last = detail.strip().splitlines()[-1] if detail.strip() else "bwrap exited at once"  # bwrap's error, or a traceback's
     return SandboxUnavailable(
-        f"bubblewrap could not isolate the sandbox worker ({first}); user namespaces may be disabled",
+        f"bubblewrap could not start the isolated sandbox worker ({last}); user namespaces may be disabled",
         hint=_OPT_IN,
     )
 
