@@ -103,3 +103,19 @@ def test_process_opt_in_gets_the_environment_allow_list_too(process_sb: Sandbox,
         assert "sk-sentinel" not in json.dumps(attack(fresh, "return dict(os.environ)"))
     finally:
         fresh.close()
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root reads any process's /proc files; runs as nobody in CI")
+def test_process_opt_in_cannot_read_the_parents_proc_files_as_an_ordinary_user(process_sb: Sandbox) -> None:
+    body = """
+    out = []
+    for name in ('environ', 'mem', 'cmdline'):
+        try:
+            with open(f'/proc/{os.getppid()}/{name}', 'rb') as f:
+                out.append(len(f.read(64)) > 0 and name != 'cmdline' and name)
+        except OSError as e:
+            out.append(type(e).__name__)
+    return out
+    """
+    # environ and mem are closed to the worker because the user's process is non-dumpable
+    assert attack(process_sb, body) == ["PermissionError", "PermissionError", False]
