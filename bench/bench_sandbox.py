@@ -9,6 +9,9 @@ opt-in plain worker), prints and saves to bench/results/sandbox.json:
   a worker serves one function's code, so every new rewrite of a function pays this once;
 - warm call overhead: a traced call of a rewritten function in the sandbox minus the same code
   trusted in process (median of 5 runs);
+- CPU time per warm call, the user's process and the worker together (what the wall-clock
+  overhead comes down to on an idle machine; the wall clock on a shared one mostly measures
+  waiting for a core);
 - the time to replace a killed worker after a timeout, beyond the timeout itself.
 """
 
@@ -62,6 +65,7 @@ def measure(kind: str) -> dict[str, float]:
         sandboxed = per_call_us(f)
     trusted = per_call_us(g)
     overhead = statistics.median(s - t for s, t in zip(sandboxed, trusted))
+    cpu = cpu_per_call_us(sb)
     t = time.perf_counter()
     try:
         sb.call("def f(x):\n    while True:\n        pass\n", "f", (1,))
@@ -76,7 +80,19 @@ def measure(kind: str) -> dict[str, float]:
         "warm_call_sandboxed_us": round(statistics.median(sandboxed), 1),
         "warm_call_overhead_us": round(overhead, 1),
         "replace_after_timeout_ms": round(recover, 1),
+        "warm_call_cpu_us": round(cpu, 1),
     }
+
+
+def cpu_per_call_us(sb: Sandbox, n: int = 2000) -> float:
+    """CPU time (both processes, user + system) a warm sandboxed call costs: unlike wall time
+    on a shared machine, it does not grow with the load average."""
+    probe = "def f(x):\n    import resource\n    r = resource.getrusage(resource.RUSAGE_SELF)\n    return r.ru_utime + r.ru_stime\n"
+    first = sb.call(probe, "f", (0,))
+    parent = time.process_time()
+    for i in range(n):
+        last = sb.call(probe, "f", (i,))
+    return ((time.process_time() - parent) + (last - first)) / n * 1e6
 
 
 def main() -> None:
@@ -89,6 +105,7 @@ def main() -> None:
         print(f"  {'traced call, rewritten code, in process':42} {m['warm_call_in_process_us']:9.1f} us")
         print(f"  {'traced call, rewritten code, sandboxed':42} {m['warm_call_sandboxed_us']:9.1f} us")
         print(f"  {'sandbox overhead per call (warm worker)':42} {m['warm_call_overhead_us']:9.1f} us")
+        print(f"  {'CPU per warm call, both processes':42} {m['warm_call_cpu_us']:9.1f} us")
         print(f"  {'replace a killed worker after a timeout':42} {m['replace_after_timeout_ms']:9.1f} ms")
     save("sandbox", figures, notes="medians; os = bubblewrap namespaces + seccomp, process = opt-in plain worker")
 
