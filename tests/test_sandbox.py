@@ -239,3 +239,11 @@ def test_the_users_helpers_cross_as_source_with_their_own_globals(active: Sandbo
 
     uses_helpers.parameter._set("def uses_helpers(x):\n    return [_bundled_helper(x), _bundled_helper.__module__]\n")
     assert uses_helpers(1).data == [30, "sandboxed"]  # compiled in the worker, not imported from here
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import trace_opt.sandbox as module
+
+    assert doctest.testmod(module).failed == 0

@@ -121,3 +121,19 @@ def test_children_and_threads_do_not_outlive_close() -> None:
         next(gen)
 
 
+
+
+def test_a_thread_bomb_is_capped(sb: Sandbox) -> None:
+    body = """
+    import threading, time
+    n = 0
+    try:
+        for _ in range(1000):
+            threading.Thread(target=time.sleep, args=(3,), daemon=True).start()
+            n += 1
+    except RuntimeError:
+        pass
+    return n
+    """
+    assert attack(sb, body) <= 64  # RLIMIT_NPROC in its own user namespace, and RLIMIT_AS before it
+    still_works(sb)
