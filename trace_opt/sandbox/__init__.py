@@ -24,7 +24,6 @@ import atexit
 import builtins
 import hashlib
 import json
-import logging
 import os
 import secrets
 import threading
@@ -37,6 +36,7 @@ from typing import Any
 
 from ..context import using
 from ..errors import SandboxError
+from ..secrets import logger
 from . import isolation
 from .environment import environment
 from .isolation import Isolation
@@ -45,7 +45,7 @@ from .worker import Unsendable, decode, encode
 
 __all__ = ["Isolation", "Sandbox", "SandboxLimits", "get_sandbox", "use_sandbox"]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import logging
 import os
 import shutil
 import sys
@@ -31,8 +30,9 @@ import threading
 from typing import Literal
 
 from ..errors import SandboxUnavailable
+from ..secrets import logger
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 Isolation = Literal["os", "process"]
 ISOLATIONS: tuple[str, ...] = ("os", "process")

@@ -8,7 +8,6 @@ drained into the log with control characters escaped, never passed to the user's
 from __future__ import annotations
 
 import json
-import logging
 import os
 import select
 import shutil
@@ -18,10 +17,11 @@ import tempfile
 import time
 from typing import Any
 
+from ..secrets import logger
 from . import isolation
 from .worker import _HEADER, frame
 
-log = logging.getLogger("trace_opt.sandbox")
+log = logger("trace_opt.sandbox")
 
 _STDERR_KEEP = 8192
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
