@@ -248,3 +248,35 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_rewritten_async_functions_run_sandboxed(active: Sandbox) -> None:
+    import asyncio
+
+    @trace.bundle(trainable=True)
+    async def fetch(x):
+        return x
+
+    fetch.parameter._set("async def fetch(x):\n    import asyncio, os\n    await asyncio.sleep(0)\n    return [x + 1, os.getpid()]\n")
+
+    async def both() -> list[object]:
+        return [(await fetch(1)).data, (await fetch(2)).data]
+
+    (one, pid), (two, _) = asyncio.run(both())
+    assert (one, two) == (2, 3) and pid != os.getpid()
+
+
+def test_a_worker_started_from_a_short_lived_thread_survives_it(active: Sandbox) -> None:
+    import threading
+
+    source = "def f(x):\n    import os\n    return os.getpid()\n"
+    out: list[object] = []
+    t = threading.Thread(target=lambda: out.append(active.call(source, "f", (1,))))
+    t.start()
+    t.join()
+    import time
+
+    time.sleep(0.5)  # the OS thread is gone some time after join() returns
+    started = active.started
+    assert active.call(source, "f", (1,)) == out[0]  # the same worker, still alive
+    assert active.started == started

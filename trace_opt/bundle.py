@@ -113,20 +113,21 @@ def compile_function(source: str, name: str, template: Callable[..., Any]) -> Ca
 class _SandboxedFunction:
     """Runs a code parameter's current source in the sandbox (see trace_opt.sandbox)."""
 
-    __slots__ = ("source", "name", "template", "method", "isolation")
+    __slots__ = ("source", "name", "template", "method", "isolation", "is_async")
 
     def __init__(
         self, source: str, name: str, template: Callable[..., Any], method: bool, isolation: str | None = None
     ) -> None:
         self.source, self.name, self.template, self.method = source, name, template, method
         self.isolation = isolation
+        self.is_async = inspect.iscoroutinefunction(template)  # then calls return an awaitable
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.method and args:  # the instance stays here; the code gets a stand-in
             args = args[1:]
-        return get_sandbox(self.isolation).call(
-            self.source, self.name, args, kwargs, template=self.template, self_placeholder=self.method
-        )
+        sandbox = get_sandbox(self.isolation)
+        run = sandbox.acall if self.is_async else sandbox.call
+        return run(self.source, self.name, args, kwargs, template=self.template, self_placeholder=self.method)
 
 
 class CodeParameter(ParameterNode[str]):

@@ -213,6 +213,13 @@ class Sandbox:
             return decode(reply["ok"])
         return _raise(reply.get("error"))
 
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        """``call`` for ``async def`` code, in a thread so the event loop keeps running
+        while the worker works (the worker runs the coroutine to completion)."""
+        import asyncio
+
+        return await asyncio.to_thread(self.call, *args, **kwargs)
+
     def __enter__(self) -> Sandbox:
         return self
 

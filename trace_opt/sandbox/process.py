@@ -7,6 +7,8 @@ drained into the log with control characters escaped, never passed to the user's
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import json
 import os
 import select
@@ -32,6 +34,15 @@ def escape_controls(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+@functools.lru_cache(maxsize=1)
+def _spawner() -> concurrent.futures.ThreadPoolExecutor:
+    """One long-lived thread starts every worker. bwrap's --die-with-parent (PR_SET_PDEATHSIG)
+    fires when the *thread* that started it exits, so a worker started from a short-lived
+    thread (a thread pool of ``trace.map``, ``asyncio.to_thread``) would die under a later
+    call from another thread."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace_opt-sandbox-spawner")
+
+
 class ProtocolError(Exception):
     """The worker broke the protocol (oversized, malformed, extra or mismatched frame)."""
 
@@ -55,10 +66,10 @@ class WorkerProcess:
         self._err_open = True
         isolation.hold_nondumpable()
         self._held = True
-        self.proc = subprocess.Popen(  # noqa: S603 - argv built from fixed parts
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        self.proc = _spawner().submit(
+            subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env, cwd=self.scratch, start_new_session=True, close_fds=True,
-        )  # fmt: skip
+        ).result()  # fmt: skip
         if self.proc.stdin is None or self.proc.stdout is None or self.proc.stderr is None:  # pragma: no cover
             raise OSError("could not open pipes to the sandbox worker")
         self.inp, self.out, self.err = self.proc.stdin.fileno(), self.proc.stdout.fileno(), self.proc.stderr.fileno()
