@@ -58,6 +58,7 @@ def test_memory_blowup_is_stopped(sandbox: Sandbox) -> None:
     [
         ("    import socket\n    socket.create_connection(('127.0.0.1', 9))", "network access is not allowed"),
         ("    import urllib.request\n    urllib.request.urlopen('http://127.0.0.1:9')", "network access is not allowed"),
+        ("    import socket\n    socket.socket(socket.AF_UNIX).connect('/tmp/x.sock')", "network access is not allowed|Operation not permitted"),
         ("    import subprocess\n    subprocess.run(['true'])", "starting processes is not allowed"),
         ("    import os\n    os.system('true')", "starting processes is not allowed"),
         ("    open('/tmp/trace_opt_sandbox_escape.txt', 'w')", "writing outside the sandbox's scratch folder"),
@@ -167,3 +168,115 @@ def test_invalid_limits_are_value_errors() -> None:
         SandboxLimits(timeout=0)
     with pytest.raises(ValueError, match="Invalid memory_mb"):
         SandboxLimits(memory_mb=1)
+
+
+SCALE = [2]
+
+
+def test_globals_the_original_uses_are_current_on_every_call_in_the_same_worker(active: Sandbox) -> None:
+    @trace.bundle(trainable=True)
+    def scaled(x):
+        return x * SCALE[0]
+
+    scaled.parameter._set("def scaled(x):\n    return [x * SCALE[0], 'SCALE' in globals()]\n")
+    assert scaled(3).data == [6, True]
+    started = active.started
+    SCALE[0] = 5
+    try:
+        assert scaled(3).data == [15, True]
+    finally:
+        SCALE[0] = 2
+    assert active.started == started  # same function, same warm worker
+
+
+def test_only_globals_the_original_refers_to_cross(active: Sandbox) -> None:
+    @trace.bundle(trainable=True)
+    def f(x):
+        return x
+
+    f.parameter._set("def f(x):\n    return SCALE\n")
+    with pytest.raises(trace.ExecutionError, match="name 'SCALE' is not defined"):
+        f(1)
+
+
+def test_the_worker_limits_itself_before_running_code(active: Sandbox) -> None:
+    body = (
+        "    import resource\n"
+        "    names = ['RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE', 'RLIMIT_CORE']\n"
+        "    return {n: resource.getrlimit(getattr(resource, n))[1] for n in names}"
+    )
+    limits = call(active, body)
+    assert all(v != -1 for v in limits.values())  # every one finite
+    assert limits["RLIMIT_FSIZE"] == 64 * 2**20 and limits["RLIMIT_NOFILE"] == 256 and limits["RLIMIT_CORE"] == 0
+
+
+def test_threads_and_coroutines_still_work(active: Sandbox) -> None:
+    body = (
+        "    import threading, asyncio\n"
+        "    out = []\n"
+        "    t = threading.Thread(target=out.append, args=(1,))\n"
+        "    t.start(); t.join()\n"
+        "    async def two():\n"
+        "        return 2\n"
+        "    return out + [asyncio.get_event_loop().run_until_complete(two())]"
+    )
+    assert call(active, body) == [1, 2]
+
+
+def _inner_helper(x):
+    return x + SCALE[0]
+
+
+@trace.bundle()
+def _bundled_helper(x):
+    return _inner_helper(x) * 10
+
+
+def test_the_users_helpers_cross_as_source_with_their_own_globals(active: Sandbox) -> None:
+    @trace.bundle(trainable=True)
+    def uses_helpers(x):
+        return _bundled_helper(x)
+
+    uses_helpers.parameter._set("def uses_helpers(x):\n    return [_bundled_helper(x), _bundled_helper.__module__]\n")
+    assert uses_helpers(1).data == [30, "sandboxed"]  # compiled in the worker, not imported from here
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import trace_opt.sandbox as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_rewritten_async_functions_run_sandboxed(active: Sandbox) -> None:
+    import asyncio
+
+    @trace.bundle(trainable=True)
+    async def fetch(x):
+        return x
+
+    fetch.parameter._set("async def fetch(x):\n    import asyncio, os\n    await asyncio.sleep(0)\n    return [x + 1, os.getpid()]\n")
+
+    async def both() -> list[object]:
+        return [(await fetch(1)).data, (await fetch(2)).data]
+
+    (one, pid), (two, _) = asyncio.run(both())
+    assert (one, two) == (2, 3) and pid != os.getpid()
+
+
+def test_a_worker_started_from_a_short_lived_thread_survives_it(active: Sandbox) -> None:
+    import threading
+
+    source = "def f(x):\n    import os\n    return os.getpid()\n"
+    out: list[object] = []
+    t = threading.Thread(target=lambda: out.append(active.call(source, "f", (1,))))
+    t.start()
+    t.join()
+    import time
+
+    time.sleep(0.5)  # the OS thread is gone some time after join() returns
+    started = active.started
+    assert active.call(source, "f", (1,)) == out[0]  # the same worker, still alive
+    assert active.started == started

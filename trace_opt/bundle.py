@@ -17,10 +17,10 @@ import functools
 import inspect
 import textwrap
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar, overload
+from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from .context import CALL_HOOK, INSTRUMENTS, TRACING
-from .errors import BundleError, ConstraintViolation, ExecutionError
+from .errors import BundleError, ConstraintViolation, ExecutionError, SandboxUnavailable
 from .nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode, WithInfo, format_exception
 from .sandbox import get_sandbox
 from .secrets import logger
@@ -113,17 +113,21 @@ def compile_function(source: str, name: str, template: Callable[..., Any]) -> Ca
 class _SandboxedFunction:
     """Runs a code parameter's current source in the sandbox (see trace_opt.sandbox)."""
 
-    __slots__ = ("source", "name", "template", "method")
+    __slots__ = ("source", "name", "template", "method", "isolation", "is_async")
 
-    def __init__(self, source: str, name: str, template: Callable[..., Any], method: bool) -> None:
+    def __init__(
+        self, source: str, name: str, template: Callable[..., Any], method: bool, isolation: str | None = None
+    ) -> None:
         self.source, self.name, self.template, self.method = source, name, template, method
+        self.isolation = isolation
+        self.is_async = inspect.iscoroutinefunction(template)  # then calls return an awaitable
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.method and args:  # the instance stays here; the code gets a stand-in
             args = args[1:]
-        return get_sandbox().call(
-            self.source, self.name, args, kwargs, template=self.template, self_placeholder=self.method
-        )
+        sandbox = get_sandbox(self.isolation)
+        run = sandbox.acall if self.is_async else sandbox.call
+        return run(self.source, self.name, args, kwargs, template=self.template, self_placeholder=self.method)
 
 
 class CodeParameter(ParameterNode[str]):
@@ -175,7 +179,7 @@ class FunModule:
         traceable_code: bool = False,
         name: str | None = None,
         operator: bool = False,
-        sandbox: bool | None = None,
+        sandbox: bool | Literal["os", "process", "none"] | None = None,
     ) -> None:
         if not callable(fn):
             raise BundleError(
@@ -195,7 +199,12 @@ class FunModule:
         self.catch_execution_error = catch_execution_error
         self.traceable_code = traceable_code
         self.operator = operator
-        self.sandbox = sandbox
+        if sandbox not in (None, True, False, "os", "process", "none"):
+            raise BundleError(
+                f"Invalid sandbox: {sandbox!r}", hint="use None, True, False, 'os', 'process' or 'none'"
+            )
+        self.isolation = sandbox if sandbox in ("os", "process") else None
+        self.sandbox = False if sandbox == "none" else None if self.isolation else sandbox
         self._attr: str | None = None
         self.parameter: CodeParameter | None = None
         if trainable:
@@ -241,7 +250,7 @@ class FunModule:
             else:
                 check_source(src, self.info.name)
                 method = self.info.argnames[:1] == ("self",)
-                self._current = _SandboxedFunction(src, self.info.name, self._fn, method)
+                self._current = _SandboxedFunction(src, self.info.name, self._fn, method, self.isolation)
             self.info.source = src
         self._compiled_src = src
         return self._current
@@ -317,8 +326,8 @@ class FunModule:
         return MessageNode(result, call[0], self.info, call[1], info=info)
 
     def _fail(self, exc: Exception, call: tuple[tuple[Node[Any], ...], tuple[str, ...] | None]) -> NoReturn:
-        if not self.catch_execution_error:
-            raise exc
+        if not self.catch_execution_error or isinstance(exc, SandboxUnavailable):
+            raise exc  # a missing sandbox is the user's to fix, not feedback for an optimizer
         text = exc.exception_node.data if isinstance(exc, ExecutionError) else format_exception(exc)
         enode = ExceptionNode(exc, call[0], self.info, call[1], text=text)
         raise ExecutionError(enode) from exc
@@ -395,7 +404,7 @@ def bundle(
     traceable_code: bool = False,
     allow_external_dependencies: bool = False,
     overwrite_python_recursion: bool = False,
-    sandbox: bool | None = None,
+    sandbox: bool | Literal["os", "process", "none"] | None = None,
 ) -> Callable[[F], FunModule]: ...
 
 
@@ -407,7 +416,7 @@ def bundle(
     traceable_code: bool = False,
     allow_external_dependencies: bool = False,
     overwrite_python_recursion: bool = False,
-    sandbox: bool | None = None,
+    sandbox: bool | Literal["os", "process", "none"] | None = None,
 ) -> Any:
     """Trace calls of a function (or method, or ``async def``). Both ``@bundle`` and
     ``@bundle(...)`` work.
@@ -418,7 +427,9 @@ def bundle(
     - ``traceable_code``: pass nodes (not plain values) into the function.
     - ``sandbox``: where a trainable function's code runs. ``None`` (default): the user's
       own source in process, any other source (an optimizer's rewrite, a loaded state) in
-      the sandbox; ``False``: always in process (trusted code); ``True``: always sandboxed.
+      the sandbox; ``False`` or ``"none"``: always in process (trusted code); ``True``: always
+      sandboxed. ``"process"`` opts in to a sandbox without OS isolation where bubblewrap or
+      user namespaces are missing (see trace_opt.sandbox.isolation); ``"os"`` insists on it.
 
     ``allow_external_dependencies`` and ``overwrite_python_recursion`` are accepted for code
     ported from Trace and have no effect.

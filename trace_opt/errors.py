@@ -19,6 +19,7 @@ working, and every message names the bad value and ends with a ``help:`` line.
     ├── InputRequested                  request_input() paused a recorded run
     ├── MissingDependency (ImportError) an optional package a feature needs is not installed
     ├── SandboxError (RuntimeError)     sandboxed code timed out / hit a limit / was refused
+    │   └── SandboxUnavailable          the isolation asked for cannot run on this machine
     ├── ReplyParseError (ValueError)    an LLM reply could not be parsed (after re-asks)
     └── LLMError (RuntimeError)
         ├── TransientLLMError           worth retrying: rate limit, timeout, 5xx, dropped link
@@ -64,6 +65,7 @@ __all__ = [
     "ReplayDivergence",
     "ReplyParseError",
     "SandboxError",
+    "SandboxUnavailable",
     "SerializationError",
     "StateDictError",
     "StoreBusy",
@@ -183,6 +185,13 @@ class MissingDependency(TraceOptError, ImportError):
 
 class SandboxError(TraceOptError, RuntimeError):
     """Sandboxed code timed out, exceeded a limit or attempted a forbidden operation."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The sandbox cannot isolate code here (no bubblewrap, no user namespaces, not Linux).
+
+    Not feedback for an optimizer: a bundled call lets it through instead of turning it into
+    an ExecutionError, so the user sees what is missing and how to opt in."""
 
 
 class ReplyParseError(TraceOptError, ValueError):

@@ -1,37 +1,33 @@
-"""Run code an LLM wrote in a separate, limited process.
+"""Run code an LLM wrote in a separate, isolated process.
 
 An optimizer that rewrites a trainable function can write anything: an endless loop, a
-memory bomb, ``os.remove``, a request to some host. Such code runs here, not in the user's
-process:
+memory bomb, ``os.remove``, a request to some host, a read of ``~/.netrc``. Such code runs
+here, never in the user's process:
 
-- a small pool of reusable worker processes, each a fresh ``python -I`` running the
-  stdlib-only ``worker.py`` (so no model and no secrets in its memory, API-key variables
-  scrubbed from its environment, and the user's ``__main__`` never re-run);
-- per call, a wall-clock timeout (the worker is killed and replaced) and, per worker, an
-  address-space limit (``RLIMIT_AS``) and a CPU-time backstop;
-- no network: a private network namespace where the OS allows it (root on Linux), and in any
-  case an audit hook that refuses sockets, new processes, ``ctypes`` and writes outside a
-  scratch folder;
-- arguments, globals and results cross as tagged JSON data, never pickle, so a result cannot
-  run code when it arrives.
+- each worker is a fresh ``python -I`` running the stdlib-only ``worker.py``, by default under
+  bubblewrap's namespaces with only the Python installation visible, read-only, and a private
+  scratch folder (``isolation.py`` says exactly what holds);
+- a worker serves one function's code for its whole life; code for another function gets
+  another worker, so nothing one rewrite leaves behind reaches another;
+- per call, one deadline for the whole exchange: on timeout, a reply that is too big,
+  malformed, extra or for another request, the worker's process group is killed;
+- arguments, the globals the function needs and results cross as tagged JSON data, never
+  pickle, so a result cannot run code when it arrives.
 
-Audit hooks and rlimits are defence in depth, not a boundary against a determined attacker
-with native code; they stop the accidents and the obvious abuses an optimizer produces.
+Where OS isolation is unavailable the sandbox refuses to run code (``SandboxUnavailable``)
+unless the user opts in to ``isolation="process"``.
 """
 
 from __future__ import annotations
 
-import ast
 import atexit
 import builtins
-import logging
+import hashlib
+import json
 import os
-import queue
-import select
-import subprocess
-import sys
+import secrets
 import threading
-import types
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
@@ -40,23 +36,27 @@ from typing import Any
 
 from ..context import using
 from ..errors import SandboxError
-from .worker import _SECRET_WORDS, Unsendable, decode, encode, read_frame, write_frame
+from ..secrets import logger
+from . import isolation
+from .environment import environment
+from .isolation import Isolation
+from .process import ProtocolError, Timeout, WorkerProcess, escape_controls
+from .worker import Unsendable, decode, encode
 
-__all__ = ["Sandbox", "SandboxLimits", "get_sandbox", "use_sandbox"]
+__all__ = ["Isolation", "Sandbox", "SandboxLimits", "get_sandbox", "use_sandbox"]
 
-log = logging.getLogger(__name__)
-
-_WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
+log = logger(__name__)
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
     """Limits for sandboxed calls: seconds per call, megabytes of extra memory per worker,
-    number of warm workers."""
+    number of warm workers (each serves one function), and the size of a reply in MB."""
 
     timeout: float = 10.0
     memory_mb: int = 512
-    workers: int = 2
+    workers: int = 4
+    max_reply_mb: int = 64
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -65,78 +65,28 @@ class SandboxLimits:
             raise ValueError(f"Invalid memory_mb: {self.memory_mb!r} (help: pass at least 16)")
         if self.workers < 1:
             raise ValueError(f"Invalid workers: {self.workers!r} (help: pass at least 1)")
+        if self.max_reply_mb < 1:
+            raise ValueError(f"Invalid max_reply_mb: {self.max_reply_mb!r} (help: pass at least 1)")
 
-
-def _environment(source: str, template: Callable[..., Any] | None) -> dict[str, Any]:
-    """The globals (and closure values) the new code refers to, as data: modules by name,
-    importable functions by reference, plain values by value. Anything else is left out and
-    surfaces as a NameError the optimizer can read."""
-    if template is None:
-        return {}
-    names = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
-    scope = dict(getattr(template, "__globals__", {}))
-    closure = getattr(template, "__closure__", None)
-    if closure:
-        scope.update(zip(template.__code__.co_freevars, (c.cell_contents for c in closure)))
-    env: dict[str, Any] = {}
-    for name in sorted(names & scope.keys()):
-        value = scope[name]
-        if isinstance(value, types.ModuleType):
-            env[name] = {"module": value.__name__}
-            continue
-        target = getattr(value, "_fn", value)  # a bundled function: ship the plain function
-        qual = getattr(target, "__qualname__", "")
-        mod = getattr(target, "__module__", None)
-        if callable(target) and mod and mod != "__main__" and "<locals>" not in qual:
-            env[name] = {"ref": [mod, qual]}
-            continue
-        try:
-            env[name] = {"value": encode(value)}
-        except Unsendable:
-            continue
-    return env
-
-
-# -- the user's side --------------------------------------------------------------------------
-
-
-class _Worker:
-    """One worker process and its pipes."""
-
-    def __init__(self, limits: SandboxLimits, scratch: str) -> None:
-        self.cpu_seconds = int(max(10, limits.timeout * 4))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", _WORKER_SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=None,
-            env={k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_WORDS)},
-        )
-        if self.proc.stdin is None or self.proc.stdout is None:  # pragma: no cover - PIPE always sets them
-            raise SandboxError("could not open pipes to the sandbox worker")
-        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
-        config = {"path": sys.path, "scratch": scratch, "memory_mb": limits.memory_mb, "cpu_seconds": self.cpu_seconds}
-        write_frame(self.stdin, config)
-        if not self.wait_readable(30):
-            self.kill()
-            raise SandboxError("the sandbox worker did not start within 30 s")
-        self.hello = read_frame(self.stdout)
-
-    def wait_readable(self, timeout: float) -> bool:
-        return bool(select.select([self.stdout], [], [], timeout)[0])
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(5)
-        for stream in (self.stdin, self.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+    def worker_config(self, kind: Isolation) -> dict[str, Any]:
+        program = isolation.seccomp_program()
+        return {
+            "path": isolation.worker_path(),
+            "memory_mb": self.memory_mb,
+            "cpu_seconds": int(max(10, self.timeout * 4)),
+            "fsize_mb": 64,
+            "nofile": 256,
+            "nproc": 64 if kind == "os" else None,  # per user namespace only under bwrap
+            "seccomp": program.hex() if program else None,
+            "max_frame": self.max_reply_mb * 2**20,
+        }
 
 
 class Sandbox:
     """A pool of sandbox workers. ``call`` runs one function given by its source.
+
+    ``isolation``: ``"os"`` (default, or ``$TRACE_OPT_SANDBOX``) needs Linux with bubblewrap;
+    ``"process"`` is the explicit opt-in to a plain worker process where that is missing.
 
     >>> from trace_opt.sandbox import Sandbox
     >>> sb = Sandbox()
@@ -145,27 +95,69 @@ class Sandbox:
     >>> sb.close()
     """
 
-    def __init__(self, limits: SandboxLimits | None = None, scratch: str | None = None) -> None:
+    def __init__(self, limits: SandboxLimits | None = None, scratch: str | None = None, isolation: str | None = None) -> None:
         import tempfile
 
+        from . import isolation as iso
+
         self.limits = limits or SandboxLimits()
+        self.isolation: Isolation = iso.choose(isolation)
         self.scratch = scratch or tempfile.mkdtemp(prefix="trace_opt_sandbox_")
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
-        self._lock = threading.Lock()
-        self._started = 0
+        self._cond = threading.Condition()
+        self._idle: list[WorkerProcess] = []  # least recently used first
+        self._count = 0
+        self._generation = 0
         self.calls = 0
+        self.started = 0
 
-    def _acquire(self) -> _Worker:
+    # -- the pool ---------------------------------------------------------------------------
+    def _acquire(self, key: str, label: str) -> tuple[WorkerProcess, bool]:
+        """A worker for ``key``: a warm one already serving it, else a new one (evicting the
+        least recently used idle worker if the pool is full). The bool says whether it is new."""
+        with self._cond:
+            while True:
+                for w in reversed(self._idle):
+                    if w.key == key:
+                        self._idle.remove(w)
+                        if w.alive():
+                            return w, False
+                        self._discard(w)
+                        break
+                else:
+                    if self._count < self.limits.workers:
+                        self._count += 1
+                        generation = self._generation
+                        break
+                    if self._idle:
+                        self._discard(self._idle.pop(0))
+                        continue
+                    self._cond.wait()
         try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._started < self.limits.workers:
-                self._started += 1
-                return _Worker(self.limits, self.scratch)
-        return self._idle.get()
+            isolation.require(self.isolation)
+            worker = WorkerProcess(self.isolation, self.scratch, self.limits.worker_config(self.isolation), label)
+        except BaseException:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify()
+            raise
+        worker.generation = generation
+        self.started += 1
+        return worker, True
 
+    def _discard(self, worker: WorkerProcess) -> None:
+        """Kill a worker the caller has taken out of the pool (with the lock held)."""
+        worker.kill()
+        self._count -= 1
+
+    def _release(self, worker: WorkerProcess, reusable: bool) -> None:
+        with self._cond:
+            if reusable and worker.generation == self._generation:
+                self._idle.append(worker)
+            else:
+                self._discard(worker)
+            self._cond.notify()
+
+    # -- calls ------------------------------------------------------------------------------
     def call(
         self,
         source: str,
@@ -178,58 +170,55 @@ class Sandbox:
         """Run ``name`` from ``source`` on the arguments in a worker; return its result.
 
         Raises the sandboxed code's own exception type for ordinary errors (so feedback
-        reads like an in-process failure), PermissionError for a forbidden operation, and
-        SandboxError for a timeout, a crash or data that cannot cross the boundary.
+        reads like an in-process failure), PermissionError for a forbidden operation,
+        SandboxError for a timeout, a crash or data that cannot cross the boundary, and
+        SandboxUnavailable where the isolation asked for cannot run here.
         """
         try:
-            request = {
-                "source": source, "name": name, "env": _environment(source, template),
+            env = environment(source, template)
+            request: dict[str, Any] = {
                 "args": [encode(a) for a in args], "kwargs": encode(dict(kwargs or {})),
-                "self_placeholder": self_placeholder,
+                # plain-data globals travel with every call, so they are current (like module state)
+                "values": {k: env.pop(k)["value"] for k in [k for k, v in env.items() if "value" in v]},
             }  # fmt: skip
         except Unsendable as exc:
             raise SandboxError(
                 f"an argument of type {exc} cannot be sent to sandboxed code {name}",
                 hint="pass plain data (str, numbers, lists, dicts), or bundle(sandbox=False) for code you trust",
             ) from None
-        worker = self._acquire()
+        function = {"source": source, "name": name, "env": env, "self_placeholder": self_placeholder}
+        key = hashlib.sha256(json.dumps(function, sort_keys=True).encode()).hexdigest()
+        worker, new = self._acquire(key, name)
+        if new:
+            request.update(function)
+        request["id"] = secrets.randbits(63)
         self.calls += 1
         reusable = False
         try:
-            write_frame(worker.stdin, request)
-            if not worker.wait_readable(self.limits.timeout):
-                raise SandboxError(f"{name} timed out after {self.limits.timeout:g} s in the sandbox")
-            reply = read_frame(worker.stdout)
+            reply = worker.exchange(request, time.monotonic() + self.limits.timeout, self.limits.max_reply_mb * 2**20)
+            worker.key = key
             reusable = True
+        except Timeout:
+            raise SandboxError(f"{name} timed out after {self.limits.timeout:g} s in the sandbox") from None
+        except ProtocolError as exc:
+            raise SandboxError(f"{name} broke the sandbox protocol: {exc}; its worker was killed") from None
         except (EOFError, OSError, ValueError):
-            try:
-                worker.proc.wait(1)
-            except subprocess.TimeoutExpired:
-                pass
             raise SandboxError(
-                f"{name} crashed its sandbox worker (exit code {worker.proc.returncode}); limits: "
-                f"{self.limits.memory_mb} MB of memory, {worker.cpu_seconds} s of CPU"
+                f"{name} crashed its sandbox worker (exit code {worker.proc.poll()}); limits: "
+                f"{self.limits.memory_mb} MB of memory, {self.limits.worker_config(self.isolation)['cpu_seconds']} s of CPU"
             ) from None
         finally:
-            if reusable:
-                self._idle.put(worker)
-            else:
-                worker.kill()
-                with self._lock:
-                    self._started -= 1
+            self._release(worker, reusable)
         if "ok" in reply:
             return decode(reply["ok"])
-        kind, message, tb = reply["error"]
-        text = message if not tb else f"{message}\n{tb.rstrip()}"
-        exc_type = getattr(builtins, kind, None)
-        if isinstance(exc_type, type) and issubclass(exc_type, Exception):
-            try:
-                error = exc_type(text)
-            except TypeError:  # exception types whose constructor wants other arguments
-                error = RuntimeError(f"{kind}: {text}")
-        else:
-            error = RuntimeError(f"{kind}: {text}")
-        raise error
+        return _raise(reply.get("error"))
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        """``call`` for ``async def`` code, in a thread so the event loop keeps running
+        while the worker works (the worker runs the coroutine to completion)."""
+        import asyncio
+
+        return await asyncio.to_thread(self.call, *args, **kwargs)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -238,33 +227,54 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Stop every worker."""
-        while True:
+        """Stop every worker (a call running now keeps its worker until it returns)."""
+        with self._cond:
+            self._generation += 1
+            while self._idle:
+                self._discard(self._idle.pop())
             try:
-                self._idle.get_nowait().kill()
-            except queue.Empty:
-                break
-        with self._lock:
-            self._started = 0
+                os.rmdir(self.scratch)  # each worker removed its own folder in it; recreated on use
+            except OSError:
+                pass
+
+
+def _raise(error: Any) -> Any:
+    """Re-raise a worker's error report as an exception of the same built-in type."""
+    if not (isinstance(error, list) and len(error) == 3 and all(isinstance(e, str) for e in error)):
+        raise SandboxError("the sandbox worker sent a malformed error report")
+    kind, message, tb = error
+    text = escape_controls(message if not tb else f"{message}\n{tb.rstrip()}")
+    exc_type = getattr(builtins, kind, None)
+    if isinstance(exc_type, type) and issubclass(exc_type, Exception) and not issubclass(exc_type, Warning):
+        try:
+            error = exc_type(text)
+        except TypeError:  # exception types whose constructor wants other arguments
+            error = None
+        if error is not None:
+            raise error
+    raise RuntimeError(f"{escape_controls(kind)}: {text}")
 
 
 _SANDBOX: ContextVar[Sandbox | None] = ContextVar("trace_opt.sandbox", default=None)
-_default: Sandbox | None = None
+_defaults: dict[str, Sandbox] = {}
 _default_lock = threading.Lock()
 
 
-def get_sandbox() -> Sandbox:
+def get_sandbox(isolation: str | None = None) -> Sandbox:
     """The sandbox in effect: the one set with ``use_sandbox``, else a process-wide default
-    (started on first use, like a thread pool)."""
+    for the isolation asked for (``$TRACE_OPT_SANDBOX`` or ``"os"`` when None), started on
+    first use like a thread pool."""
     sb = _SANDBOX.get()
     if sb is not None:
         return sb
-    global _default
+    from . import isolation as iso
+
+    kind = iso.choose(isolation)
     with _default_lock:
-        if _default is None:
-            _default = Sandbox()
-            atexit.register(_default.close)  # workers must not outlive the interpreter
-        return _default
+        if kind not in _defaults:
+            _defaults[kind] = Sandbox(isolation=kind)
+            atexit.register(_defaults[kind].close)  # workers must not outlive the interpreter
+        return _defaults[kind]
 
 
 def use_sandbox(sandbox: Sandbox) -> AbstractContextManager[Sandbox]:

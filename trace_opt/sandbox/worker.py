@@ -1,12 +1,16 @@
 """The sandbox worker: a standard-library-only script run as ``python -I worker.py``.
 
-It is started from a clean interpreter (not forked from the user's process, so no loaded
-model and no secrets in memory, and nothing re-runs the user's ``__main__``), limits itself,
-then answers requests read from stdin, one length-prefixed JSON frame each. The sandboxed
-code's own prints go to stderr so they cannot corrupt the protocol.
+It starts from a clean interpreter (not forked from the user's process: no loaded model, no
+secrets in memory, the user's ``__main__`` never re-runs), usually inside bubblewrap's
+namespaces (see ``isolation.py``). Before it reads any code it limits itself: rlimits, a
+seccomp filter (no new processes, no sockets, no ptrace, no namespace or mount calls), and an
+audit hook as defence in depth. Then it serves ONE function: the first request carries the
+source, later ones only arguments, so code a request brings can never run in a worker that
+later serves other code.
 
-The encode/decode half of the protocol is imported from here by the parent too, so both
-sides share one definition.
+Frames are a 4-byte big-endian length and a JSON body. The code's own prints go to stderr so
+they cannot corrupt the protocol. The encode/decode half is imported from here by the parent
+too, so both sides share one definition.
 """
 
 from __future__ import annotations
@@ -66,9 +70,13 @@ def decode(data: Any) -> Any:
     return {k: decode(v) for k, v in data.items()}
 
 
-def write_frame(stream: IO[bytes], obj: Any) -> None:
+def frame(obj: Any) -> bytes:
     body = json.dumps(obj).encode()
-    stream.write(_HEADER.pack(len(body)) + body)
+    return _HEADER.pack(len(body)) + body
+
+
+def write_frame(stream: IO[bytes], obj: Any) -> None:
+    stream.write(frame(obj))
     stream.flush()
 
 
@@ -85,22 +93,23 @@ def read_frame(stream: IO[bytes]) -> Any:
 
 # -- limits -----------------------------------------------------------------------------------
 
-_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "AUTH")
 _PROCESSES = "starting processes is not allowed in the sandbox"
-_BLOCKED_PREFIXES = {
-    "socket.": "network access is not allowed in the sandbox",
-    "subprocess.": _PROCESSES, "os.exec": _PROCESSES, "os.spawn": _PROCESSES, "os.posix_spawn": _PROCESSES,
-    "os.fork": _PROCESSES, "os.system": _PROCESSES, "pty.spawn": _PROCESSES,
-    "ctypes.": "ctypes is not allowed in the sandbox",
-}  # fmt: skip
-_PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
-                "os.symlink", "os.link", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile"}  # fmt: skip
+_BLOCKED_PREFIXES = (
+    ("socket.", "network access is not allowed in the sandbox"),
+    ("subprocess.", _PROCESSES), ("os.exec", _PROCESSES), ("os.spawn", _PROCESSES), ("os.posix_spawn", _PROCESSES),
+    ("os.fork", _PROCESSES), ("os.system", _PROCESSES), ("pty.spawn", _PROCESSES),
+    ("ctypes.", "ctypes is not allowed in the sandbox"),
+)  # fmt: skip
+_PATH_EVENTS = frozenset({"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
+                          "os.symlink", "os.link", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile"})  # fmt: skip
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
 def install_guard(scratch: str) -> None:
-    """Refuse sockets, new processes, ctypes and writes outside ``scratch`` (audit hook:
-    it cannot be removed once added)."""
+    """Audit hook refusing sockets, new processes, ctypes and writes outside ``scratch``.
+
+    Defence in depth only: the code it watches shares its interpreter and can get around it.
+    The boundary is the OS (namespaces, read-only mounts, seccomp)."""
     scratch = os.path.realpath(scratch)
 
     def inside(path: Any) -> bool:
@@ -113,7 +122,9 @@ def install_guard(scratch: str) -> None:
         return real == scratch or real.startswith(scratch + os.sep)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        for prefix, message in _BLOCKED_PREFIXES.items():
+        if event == "socket.__new__" and len(args) > 1 and args[1] == 1:  # AF_UNIX: asyncio's self-pipe;
+            return  # binding and connecting one stay refused below
+        for prefix, message in _BLOCKED_PREFIXES:
             if event.startswith(prefix):
                 raise PermissionError(message)
         if event == "open":
@@ -129,14 +140,49 @@ def install_guard(scratch: str) -> None:
     sys.addaudithook(hook)
 
 
-def isolate_network() -> bool:
-    """Move into a private network namespace (no usable interface) where the OS allows it."""
-    try:
-        import ctypes
+def install_seccomp(program: bytes) -> None:
+    """Load a compiled BPF program (made by the parent with libseccomp) for this process.
 
-        return bool(ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0)  # CLONE_NEWNET
-    except Exception:  # noqa: BLE001 - best effort; the audit hook still refuses sockets
-        return False
+    ``no_new_privs`` first: required to load a filter without privileges, and it keeps any
+    later exec from gaining any."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.addressof(buf))
+    if libc.prctl(38, 1, None, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if libc.prctl(22, 2, ctypes.addressof(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+def set_limits(config: dict[str, Any]) -> None:
+    import resource
+
+    limit = _vm_bytes() + config["memory_mb"] * 2**20
+    limits = {
+        resource.RLIMIT_AS: limit,
+        resource.RLIMIT_CPU: config["cpu_seconds"],
+        resource.RLIMIT_FSIZE: config["fsize_mb"] * 2**20,
+        resource.RLIMIT_NOFILE: config["nofile"],
+        resource.RLIMIT_CORE: 0,
+    }
+    if config.get("nproc"):  # counted per user namespace under bwrap; system-wide per user without it
+        limits[resource.RLIMIT_NPROC] = config["nproc"]
+    for which, value in limits.items():
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            if sys.platform.startswith("linux"):  # every one of them works there: never run unlimited
+                raise
 
 
 def _vm_bytes() -> int:
@@ -144,7 +190,7 @@ def _vm_bytes() -> int:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):
-        return 0
+        return 256 * 2**20
 
 
 # -- running requests -------------------------------------------------------------------------
@@ -157,7 +203,17 @@ class _Placeholder:
         raise AttributeError(f"self.{name} is not available to sandboxed code (instance state stays outside)")
 
 
-def _resolve_env(env: dict[str, Any]) -> dict[str, Any]:
+def _compile(source: str, name: str, env: dict[str, Any], depth: int = 0) -> Any:
+    scope: dict[str, Any] = {"__builtins__": __builtins__, "__name__": "sandboxed"}
+    scope.update(_resolve_env(env, depth))
+    local: dict[str, Any] = {}
+    exec(compile(source, f"<sandboxed {name}>", "exec"), scope, local)  # noqa: S102
+    fn = local[name]
+    scope[name] = fn  # so a helper can call itself recursively
+    return fn
+
+
+def _resolve_env(env: dict[str, Any], depth: int) -> dict[str, Any]:
     import importlib
 
     out: dict[str, Any] = {}
@@ -170,69 +226,78 @@ def _resolve_env(env: dict[str, Any]) -> dict[str, Any]:
                 for part in spec["ref"][1].split("."):
                     obj = getattr(obj, part)
                 out[name] = getattr(obj, "_fn", obj)
-            else:
+            elif "function" in spec and depth < 4:
+                f = spec["function"]
+                out[name] = _compile(f["source"], f["name"], f["env"], depth + 1)
+            elif "value" in spec:
                 out[name] = decode(spec["value"])
         except Exception:  # noqa: BLE001 - a missing global surfaces as a NameError in the code
             continue
     return out
 
 
-def run_request(request: dict[str, Any], cache: dict[str, Any], loop: Any = None) -> dict[str, Any]:
-    import asyncio
+def run_request(request: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     import traceback
+    import types
 
+    reply: dict[str, Any] = {"id": request.get("id")}
     try:
-        key = request["source"] + "\0" + json.dumps(request["env"], sort_keys=True)
-        fn = cache.get(key)
-        if fn is None:
-            scope: dict[str, Any] = {"__builtins__": __builtins__, "__name__": "sandboxed"}
-            scope.update(_resolve_env(request["env"]))
-            local: dict[str, Any] = {}
-            exec(compile(request["source"], f"<sandboxed {request['name']}>", "exec"), scope, local)  # noqa: S102
-            fn = cache[key] = local[request["name"]]
+        if "source" in request:
+            if "fn" in state:
+                raise RuntimeError("this sandbox worker already serves another function")
+            state["fn"] = _compile(request["source"], request["name"], request["env"])
+            state["placeholder"] = bool(request.get("self_placeholder"))
+        fn = state["fn"]
+        if request.get("values"):
+            fn.__globals__.update({k: decode(v) for k, v in request["values"].items()})
         args = decode(request["args"])
-        if request.get("self_placeholder"):
+        if state["placeholder"]:
             args = [_Placeholder(), *args]
         result = fn(*args, **decode(request["kwargs"]))
-        if asyncio.iscoroutine(result):
-            result = (loop or asyncio.new_event_loop()).run_until_complete(result)
-        return {"ok": encode(result)}
+        if isinstance(result, types.CoroutineType):
+            import asyncio  # only now: importing it costs a fifth of a cold start
+
+            if "loop" not in state:
+                state["loop"] = asyncio.new_event_loop()  # its self-pipe is an AF_UNIX socketpair
+                asyncio.set_event_loop(state["loop"])  # code calling get_event_loop() gets this one
+            result = state["loop"].run_until_complete(result)
+        reply["ok"] = encode(result)
     except Unsendable as exc:
-        return {"error": ["TypeError", f"a result of type {exc} cannot leave the sandbox (only plain data can)", ""]}
+        reply["error"] = ["TypeError", f"a result of type {exc} cannot leave the sandbox (only plain data can)", ""]
     except MemoryError:
-        return {"error": ["MemoryError", "the sandbox's memory limit was exceeded", ""]}
+        reply["error"] = ["MemoryError", "the sandbox's memory limit was exceeded", ""]
     except BaseException as exc:  # noqa: BLE001 - everything is reported back as data
         frames = [line for line in traceback.format_tb(exc.__traceback__) if "<sandboxed " in line]
-        return {"error": [type(exc).__name__, str(exc), "".join(frames[-3:])]}
+        reply["error"] = [type(exc).__name__, str(exc), "".join(frames[-3:])]
+    return reply
 
 
 def main() -> None:
-    import asyncio
-    import resource
     import traceback  # noqa: F401 - imported before the guard, used by run_request
 
     config = read_frame(sys.stdin.buffer)
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the code's prints go to stderr, never into the protocol stream
-    sys.path[:0] = [p for p in config["path"] if p not in sys.path]
-    for var in list(os.environ):
-        if any(word in var.upper() for word in _SECRET_WORDS):
-            del os.environ[var]
-    isolated = isolate_network()
-    limit = _vm_bytes() + config["memory_mb"] * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_CPU, (config["cpu_seconds"], config["cpu_seconds"]))
+    sys.path[:] = [p for p in config["path"] if os.path.exists(p)]
+    set_limits(config)
     os.chdir(config["scratch"])
-    loop = asyncio.new_event_loop()  # its self-pipe is a socket: made before sockets are refused
+    if config.get("seccomp"):
+        install_seccomp(bytes.fromhex(config["seccomp"]))
     install_guard(config["scratch"])
-    write_frame(protocol, {"ready": True, "network_namespace": isolated})
-    cache: dict[str, Any] = {}
+    write_frame(protocol, {"ready": True, "pid": os.getpid(), "seccomp": bool(config.get("seccomp"))})
+    state: dict[str, Any] = {}
+    cap = config["max_frame"]
     while True:
         try:
             request = read_frame(sys.stdin.buffer)
         except EOFError:
             return
-        write_frame(protocol, run_request(request, cache, loop))
+        reply = frame(run_request(request, state))
+        if len(reply) > cap:
+            too_big = f"the result is {len(reply)} bytes; the sandbox's replies are capped at {cap} bytes"
+            reply = frame({"id": request.get("id"), "error": ["ValueError", too_big, ""]})
+        protocol.write(reply)
+        protocol.flush()
 
 
 if __name__ == "__main__":
