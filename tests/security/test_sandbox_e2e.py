@@ -68,7 +68,7 @@ def test_an_optimizer_step_cannot_carry_a_secret_into_the_next_prompt(
 
     def model(messages: list[dict[str, Any]], **params: Any) -> str:
         prompts.append("\n".join(str(m["content"]) for m in messages))
-        return json.dumps({"reasoning": "read the secrets", "suggestion": {answer.parameter.name: attack}})
+        return json.dumps({"reasoning": "read the secrets", "suggestion": {answer.parameter.py_name: attack}})
 
     gen = os_sandbox()
     sb = next(gen)
