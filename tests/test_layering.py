@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"errors", "secrets"},
     {"context", "sqlite"},
     {"nodes", "containers"},
-    {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast", "funinfo"},
+    {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast", "funinfo", "arguments"},
     {"bundle", "operators", "node_methods", "modules", "utils"},
     {"llm", "cache", "store", "replay", "record", "execution", "compose", "faults", "functions", "session"},
     {"visualize", "report", "telemetry", "integrations"},

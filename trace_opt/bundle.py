@@ -13,7 +13,6 @@ computed once at decoration time, per-call work is a loop over the arguments.
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import inspect
 import re
@@ -21,7 +20,12 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
-from .containers import NodeContainer
+from .arguments import SCANNED as _SCANNED
+from .arguments import holds_node as _holds_node
+from .arguments import nodes_in as _nodes_in
+from .arguments import same as _same
+from .arguments import to_data
+from .arguments import unwrap as _unwrap
 from .context import CALL_HOOK, INSTRUMENTS, TRACING
 from .errors import BundleError, ConstraintViolation, ExecutionError, SandboxUnavailable
 from .funinfo import FunInfo, source_of
@@ -474,96 +478,6 @@ class _PlainRecursionFunModule(FunModule):
 
 
 _SELF_NODE = f"{RESERVED}self_node"
-
-# Arguments of these exact types are searched for nodes (subclasses, e.g. named tuples, are
-# passed as they are): the common path pays one type test for a non-node argument.
-_SCANNED = frozenset({list, tuple, dict})
-
-
-# Values that never hold a node: a container of only these is not looked into further.
-_LEAVES = frozenset({int, float, str, bool, bytes, complex, type(None)})
-
-
-def _holds_node(value: Any) -> bool:
-    """Whether a list, tuple or dict holds a node, at any depth. The element types are
-    collected at C speed first (``set(map(type, ...))``), so a long list of plain data costs
-    one pass without a Python-level step per item."""
-    members = (value, value.values()) if type(value) is dict else (value,)
-    types: set[type] = set()
-    for m in members:
-        types.update(map(type, m))
-    if types <= _LEAVES:
-        return False
-    if any(issubclass(t, Node) for t in types):
-        return True
-    if types & _SCANNED:
-        return any(type(v) in _SCANNED and _holds_node(v) for m in members for v in m)
-    return False
-
-
-def _unwrap(value: Any) -> Any:
-    """``value`` with every node inside lists, tuples and dicts replaced by its data."""
-    if isinstance(value, Node):
-        return value._data
-    t = type(value)
-    if t is list:
-        return [_unwrap(v) for v in value]
-    if t is tuple:
-        return tuple(_unwrap(v) for v in value)
-    if t is dict:
-        return {_unwrap(k): _unwrap(v) for k, v in value.items()}
-    return value
-
-
-def to_data(obj: Any) -> Any:
-    """``obj`` with each node replaced by its value, inside tuples, lists, dict values, sets
-    and ``NodeContainer`` attributes too (Trace's ``to_data``; containers are copied, the
-    argument is not changed). A bundled call does this to its arguments itself.
-
-    >>> import trace_opt as trace
-    >>> from trace_opt.bundle import to_data
-    >>> to_data({"a": [trace.node(1), 2], "b": (trace.node("x"),)})
-    {'a': [1, 2], 'b': ('x',)}
-    """
-    if isinstance(obj, Node):
-        return obj._data
-    if isinstance(obj, tuple):
-        return tuple(to_data(v) for v in obj)
-    if isinstance(obj, list):
-        return [to_data(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: to_data(v) for k, v in obj.items()}
-    if isinstance(obj, set):
-        return {to_data(v) for v in obj}
-    if isinstance(obj, NodeContainer):
-        out = copy.copy(obj)
-        for k, v in vars(obj).items():
-            setattr(out, k, to_data(v))
-        return out
-    return obj
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _nodes_in(value: Any) -> list[Node[Any]]:
-    """The nodes inside ``value``, in order, each once."""
-    found: dict[int, Node[Any]] = {}
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, Node):
-            found.setdefault(id(v), v)
-            continue
-        t = type(v)
-        if t is list or t is tuple:
-            stack.extend(reversed(v))
-        elif t is dict:
-            for k, item in reversed(list(v.items())):
-                stack.extend((item, k))
-    return list(found.values())
-
 
 class _Unbound:
     __slots__ = ()
