@@ -173,8 +173,10 @@ class FunModule(Module):
     def __new__(cls, *args: Any, **kwargs: Any) -> FunModule:
         # A function whose recursive calls run as plain Python gets the subclass that guards
         # against re-entry, so the common call path carries no check for it.
-        if cls is FunModule and (kwargs.get("overwrite_python_recursion") or kwargs.get("trainable")):
-            cls = _PlainRecursionFunModule
+        if cls is FunModule and args:
+            bound = _init_signature().bind_partial(None, *args, **kwargs).arguments
+            if bound.get("overwrite_python_recursion") or bound.get("trainable"):
+                cls = _PlainRecursionFunModule
         return super().__new__(cls)
 
     def __init__(
@@ -507,6 +509,11 @@ class _BoundFunModule:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fun, name)
+
+
+@functools.cache
+def _init_signature() -> inspect.Signature:
+    return inspect.signature(FunModule.__init__)
 
 
 def _is_bundle(obj: Any) -> bool:

@@ -296,6 +296,20 @@ def test_trainable_functions_recurse_on_plain_values_as_in_trace() -> None:
     assert inner == [1, 2, 6, 24] and not any(isinstance(v, trace.Node) for v in inner)
 
 
+def test_the_flag_works_however_the_funmodule_is_built() -> None:
+    from trace_opt.bundle import FunModule
+
+    inner = []
+
+    def countdown(n):
+        if n:
+            inner.append(countdown_fun(n - 1))
+        return n
+
+    countdown_fun = FunModule(countdown, None, False, True, False, None, False, None, True)
+    assert countdown_fun(2).data == 2 and inner == [0, 1]
+
+
 def test_recursion_guard_is_per_call_not_global() -> None:
     @trace.bundle(overwrite_python_recursion=True)
     def ident(x):
