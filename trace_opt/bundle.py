@@ -15,42 +15,33 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
-import textwrap
+import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
+from .arguments import SCANNED as _SCANNED
+from .arguments import holds_node as _holds_node
+from .arguments import nodes_in as _nodes_in
+from .arguments import same as _same
+from .arguments import to_data
+from .arguments import unwrap as _unwrap
 from .context import CALL_HOOK, INSTRUMENTS, TRACING
 from .errors import BundleError, ConstraintViolation, ExecutionError, SandboxUnavailable
-from .nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode, WithInfo, format_exception
+from .funinfo import FunInfo, source_of
+from .modules import RESERVED, Module
+from .nodes import ExceptionNode, MessageNode, Node, ParameterNode, WithInfo, format_exception
 from .sandbox import get_sandbox
 from .secrets import logger
 
-__all__ = ["CodeParameter", "FunModule", "bundle"]
+__all__ = ["CodeParameter", "FunModule", "bundle", "to_data"]
 
 log = logger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _CODE_NAME = "__code"
-
-
-def _source_of(fn: Callable[..., Any]) -> str | None:
-    """The function's own source without decorators, or None when Python cannot find it
-    (``python -c``, ``exec``). Decorators are cut with the AST, not by matching their text,
-    so any decorator spelling works."""
-    try:
-        raw = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        return None
-    try:
-        tree = ast.parse(raw)
-    except SyntaxError:  # e.g. a lambda in the middle of an expression
-        return raw.strip()
-    for item in tree.body:
-        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            lines = raw.splitlines()
-            return "\n".join(lines[item.lineno - 1 : item.end_lineno]).strip()
-    return raw.strip()
+_TAG = re.compile(r"^\[([^\[\]]+)\]")
 
 
 def _stub_source(fn: Callable[..., Any]) -> str:
@@ -148,9 +139,9 @@ class CodeParameter(ParameterNode[str]):
             self.validate(value)
         except (SyntaxError, TypeError, ValueError) as exc:
             raise ConstraintViolation(
-                f"new code for {self.fun.info.name} is not usable: {exc}",
+                f"new code for {self.fun.code_name} does not compile into a function of that name: {exc}",
                 output=value,
-                hint=f"the code must compile and define a function named {self.fun.info.name!r}",
+                hint=f"the code must compile and define a function named {self.fun.code_name!r}",
             ) from None
 
     def validate(self, source: Any) -> None:
@@ -158,17 +149,35 @@ class CodeParameter(ParameterNode[str]):
         Runs none of the code."""
         if not isinstance(source, str):
             raise TypeError(f"code must be source text, got {type(source).__name__}")
-        check_source(source, self.fun.info.name)
+        check_source(source, self.fun.code_name)
 
 
-class FunModule:
+class FunModule(Module):
     """A bundled function. Call it like the function; it returns nodes.
 
     ``parameter`` is the code ParameterNode when ``trainable=True`` (else None), ``fun`` the
-    function that runs now, ``info`` the OpInfo optimizers read.
+    function that runs now, ``info`` what optimizers read (also Trace's ``info`` dict).
+    It is a ``Module``, as in Trace: ``parameters()``, ``parameters_dict()``,
+    ``save(path)`` and ``load(path)`` (JSON) work on a trainable function.
+
+    >>> import trace_opt as trace
+    >>> @trace.bundle(trainable=True)
+    ... def double(x):
+    ...     return 2 * x
+    >>> [p is double.parameter for p in double.parameters()], double.info["fun_name"]
+    ([True], 'double')
     """
 
-    info: OpInfo
+    info: FunInfo
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> FunModule:
+        # A function whose recursive calls run as plain Python gets the subclass that guards
+        # against re-entry, so the common call path carries no check for it.
+        if cls is FunModule and args:
+            bound = _init_signature().bind_partial(None, *args, **kwargs).arguments
+            if bound.get("overwrite_python_recursion") or bound.get("trainable"):
+                cls = _PlainRecursionFunModule
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -180,6 +189,8 @@ class FunModule:
         name: str | None = None,
         operator: bool = False,
         sandbox: bool | Literal["os", "process", "none"] | None = None,
+        overwrite_python_recursion: bool = False,
+        process_inputs: bool = True,
     ) -> None:
         if not callable(fn):
             raise BundleError(
@@ -190,14 +201,20 @@ class FunModule:
             raise BundleError(f"{fn.info.name} is already bundled", hint="apply @bundle once")
         self._fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
-        fname = str(name or getattr(fn, "__name__", type(fn).__name__))
+        #: the name the function's ``def`` has, which rewritten code must keep
+        self.code_name = str(getattr(fn, "__name__", type(fn).__name__))
+        tag = _TAG.match(description) if description else None
+        if tag is not None and name is None:  # Trace's "[name] what it does": the operation's name
+            name, description = tag.group(1).strip(), tag.string[tag.end() :].strip()
+        fname = str(name or self.code_name)
         argnames, varargs = _positional_names(fn)
-        source = None if operator else _source_of(fn)
+        source, line = (None, None) if operator else source_of(fn, _is_bundle)
         doc = description if description is not None else (inspect.getdoc(fn) or "")
-        self.info = OpInfo(fname, doc, source, argnames, varargs, self)
+        self.info = FunInfo(fn, fname, doc, source, line, argnames, varargs, self)
         self.trainable = trainable
         self.catch_execution_error = catch_execution_error
         self.traceable_code = traceable_code
+        self.process_inputs = process_inputs
         self.operator = operator
         if sandbox not in (None, True, False, "os", "process", "none"):
             raise BundleError(
@@ -205,6 +222,8 @@ class FunModule:
             )
         self.isolation = sandbox if sandbox in ("os", "process") else None
         self.sandbox = False if sandbox == "none" else None if self.isolation else sandbox
+        # As in Trace, trainable code always runs its own recursive calls as plain Python.
+        self.overwrite_python_recursion = overwrite_python_recursion or trainable
         self._attr: str | None = None
         self.parameter: CodeParameter | None = None
         if trainable:
@@ -246,14 +265,26 @@ class FunModule:
             if src == self._original_src and self.sandbox is not True:
                 self._current = self._fn
             elif self.sandbox is False:
-                self._current = compile_function(src, self.info.name, self._fn)
+                self._current = compile_function(src, self.code_name, self._fn)
             else:
-                check_source(src, self.info.name)
+                check_source(src, self.code_name)
                 method = self.info.argnames[:1] == ("self",)
-                self._current = _SandboxedFunction(src, self.info.name, self._fn, method, self.isolation)
+                self._current = _SandboxedFunction(src, self.code_name, self._fn, method, self.isolation)
             self.info.source = src
         self._compiled_src = src
         return self._current
+
+    # -- Module ------------------------------------------------------------------------------
+    def _named_parameters(self, prefix: str, seen: set[int]) -> Any:
+        if self.parameter is not None and id(self) not in seen:
+            seen.add(id(self))
+            yield f"{prefix}{_CODE_NAME}", self.parameter
+
+    def _bound_to(self, owner: Any) -> Module:
+        return self._instance_copy(owner)[0] if self.trainable else self
+
+    def _entry(self) -> Any:
+        return self.parameter
 
     # -- calling ----------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -264,36 +295,61 @@ class FunModule:
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any) -> Any:
         tracing = TRACING.get()
         parents: list[Node[Any]] = []
-        values: list[Any] = [] if owner is _UNBOUND else [owner]
+        self_node = None
+        if owner is _UNBOUND:
+            values: list[Any] = []
+        else:
+            values = [owner]
+            if self.trainable:  # the instance is an input of its trainable methods (see __get__)
+                self_node = owner.__dict__.get(_SELF_NODE)
+                if self_node is not None:
+                    parents.append(self_node)
+        expanded = False
         for a in args:
             if isinstance(a, Node):
                 values.append(a if self.traceable_code else a._data)
                 if tracing:
                     parents.append(a)
+            elif type(a) in _SCANNED and _holds_node(a):
+                values.append(a if self.traceable_code else _unwrap(a))
+                if tracing:
+                    parents.extend(_nodes_in(a))
+                    expanded = True
             else:
                 values.append(Node(a) if self.traceable_code else a)
                 if tracing:
                     parents.append(values[-1] if self.traceable_code else Node(a))
         kvalues: dict[str, Any] = {}
         names: tuple[str, ...] | None = None
-        if tracing:
-            skip = 0 if owner is _UNBOUND else 1
-            names = self.info.names_for(len(args) + skip)[skip:]
         for k, a in kwargs.items():
             if isinstance(a, Node):
                 kvalues[k] = a if self.traceable_code else a._data
                 if tracing:
                     parents.append(a)
+            elif type(a) in _SCANNED and _holds_node(a):
+                kvalues[k] = a if self.traceable_code else _unwrap(a)
+                if tracing:
+                    parents.extend(_nodes_in(a))
+                    expanded = True
             else:
                 kvalues[k] = Node(a) if self.traceable_code else a
                 if tracing:
                     parents.append(kvalues[k] if self.traceable_code else Node(a))
-        if kwargs and names is not None:
-            names = names + tuple(kwargs)
-        if self.parameter is not None and tracing:
-            parents.append(self.parameter)
-            names = (names or ()) + (_CODE_NAME,)
+        if tracing:
+            if expanded:
+                names = self._expanded_names(args, kwargs, owner, self_node)
+            else:
+                skip = 0 if owner is _UNBOUND or self_node is not None else 1
+                names = self.info.names_for(len(args) + (0 if owner is _UNBOUND else 1))[skip:]
+                if kwargs:
+                    names = names + tuple(kwargs)
+            if self.parameter is not None:
+                parents.append(self.parameter)
+                names = names + (_CODE_NAME,)
         call = (tuple(parents), names)
+        if not self.process_inputs:  # Trace's _process_inputs=False: the arguments as given
+            values = list(args) if owner is _UNBOUND else [owner, *args]
+            kvalues = dict(kwargs)
         if self.is_async:
             return self._acall(values, kvalues, call)
         try:
@@ -303,6 +359,23 @@ class FunModule:
         except Exception as exc:  # noqa: BLE001 - every failure becomes feedback
             self._fail(exc, call)
         return self._finish(result, call)
+
+    def _expanded_names(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any, self_node: Any
+    ) -> tuple[str, ...]:
+        """Input names when some argument is a list/tuple/dict holding nodes: each node in it
+        is an input of its own, named after the argument and its place (``iterable_0``)."""
+        bound = 0 if owner is _UNBOUND else 1
+        argnames = self.info.names_for(len(args) + bound)
+        names = list(argnames[: bound if self_node is not None else 0])
+        for name, a in [*zip(argnames[bound:], args), *kwargs.items()]:
+            if isinstance(a, Node):
+                names.append(name)
+            elif type(a) in _SCANNED and _holds_node(a):
+                names.extend(f"{name}_{i}" for i in range(len(_nodes_in(a))))
+            else:
+                names.append(name)
+        return tuple(names)
 
     async def _acall(self, values: list[Any], kvalues: dict[str, Any], call: tuple[Any, Any]) -> Any:
         try:
@@ -339,21 +412,30 @@ class FunModule:
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
             return self
-        fun = self
         if self.trainable:
-            # Each instance trains its own copy of the method's code.
-            key = f"__bundle_{self._attr or self.info.name}"
-            fun = obj.__dict__.get(key)
-            if fun is None:
-                fun = self.copy()
-                obj.__dict__[key] = fun
-        return _BoundFunModule(fun, obj)
+            # Each instance trains its own copy of the method's code, and the instance is an
+            # input of the call (a node made once per instance), as in Trace.
+            return _BoundFunModule(self._instance_copy(obj)[0], obj)
+        return _BoundFunModule(self, obj)
+
+    def _instance_copy(self, obj: Any) -> tuple[FunModule, Node[Any]]:
+        """``obj``'s own copy of this trainable method and the node standing for ``obj``,
+        made on first use and kept on the instance under Trace's attribute names."""
+        state = obj.__dict__
+        key = f"{RESERVED}bundle_{self.info.fun_name}"
+        fun = state.get(key)
+        if fun is None:
+            fun = state[key] = self.copy()
+        self_node = state.get(_SELF_NODE)
+        if self_node is None:
+            self_node = state[_SELF_NODE] = Node(obj, name="self")
+        return fun, self_node
 
     def copy(self) -> FunModule:
         """A new FunModule for the same function with its own code parameter."""
-        new = FunModule.__new__(FunModule)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.info = OpInfo(self.info.name, self.info.doc, self.info.source, self.info.argnames, self.info.varargs, new)
+        new.info = self.info.copy_for(new)
         if self.parameter is not None:
             new.parameter = CodeParameter(self.parameter._data, new)
         return new
@@ -361,6 +443,43 @@ class FunModule:
     def __repr__(self) -> str:
         return f"<bundled {'trainable ' if self.trainable else ''}function {self.info.name}>"
 
+
+_CURRENT: ContextVar[tuple[int, ...]] = ContextVar("trace_opt.bundle.current", default=())
+
+
+class _PlainRecursionFunModule(FunModule):
+    """A FunModule whose calls from inside its own running body (recursion) run the plain
+    function on plain values, untraced: ``bundle(overwrite_python_recursion=True)``, and
+    every trainable function, as in Trace. The running functions are kept per context, so
+    threads and asyncio tasks do not see each other's calls."""
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any) -> Any:
+        running = _CURRENT.get()
+        if id(self) in running:
+            plain = _unwrap if self.process_inputs else _same
+            values = [plain(a) for a in args]
+            if owner is not _UNBOUND:
+                values.insert(0, owner)
+            return self._resolve()(*values, **{k: plain(v) for k, v in kwargs.items()})
+        if self.is_async:
+            return self._aguarded(args, kwargs, owner, running)
+        token = _CURRENT.set(running + (id(self),))
+        try:
+            return FunModule._call(self, args, kwargs, owner)
+        finally:
+            _CURRENT.reset(token)
+
+    async def _aguarded(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any, running: tuple[int, ...]
+    ) -> Any:
+        token = _CURRENT.set(running + (id(self),))
+        try:
+            return await FunModule._call(self, args, kwargs, owner)
+        finally:
+            _CURRENT.reset(token)
+
+
+_SELF_NODE = f"{RESERVED}self_node"
 
 class _Unbound:
     __slots__ = ()
@@ -370,7 +489,8 @@ _UNBOUND = _Unbound()
 
 
 class _BoundFunModule:
-    """A bundled method bound to an instance: ``self`` is passed as is (not traced)."""
+    """A bundled method bound to an instance. ``self`` is passed as is; for a trainable
+    method the node standing for the instance (one per instance) is also an input."""
 
     __slots__ = ("fun", "owner")
 
@@ -391,6 +511,15 @@ class _BoundFunModule:
         return getattr(self.fun, name)
 
 
+@functools.cache
+def _init_signature() -> inspect.Signature:
+    return inspect.signature(FunModule.__init__)
+
+
+def _is_bundle(obj: Any) -> bool:
+    return obj is bundle or (isinstance(obj, functools.partial) and obj.func is bundle)
+
+
 @overload
 def bundle(fn: F, /) -> FunModule: ...
 
@@ -405,6 +534,7 @@ def bundle(
     allow_external_dependencies: bool = False,
     overwrite_python_recursion: bool = False,
     sandbox: bool | Literal["os", "process", "none"] | None = None,
+    _process_inputs: bool = True,
 ) -> Callable[[F], FunModule]: ...
 
 
@@ -417,6 +547,7 @@ def bundle(
     allow_external_dependencies: bool = False,
     overwrite_python_recursion: bool = False,
     sandbox: bool | Literal["os", "process", "none"] | None = None,
+    _process_inputs: bool = True,
 ) -> Any:
     """Trace calls of a function (or method, or ``async def``). Both ``@bundle`` and
     ``@bundle(...)`` work.
@@ -431,8 +562,14 @@ def bundle(
       sandboxed. ``"process"`` opts in to a sandbox without OS isolation where bubblewrap or
       user namespaces are missing (see trace_opt.sandbox.isolation); ``"os"`` insists on it.
 
-    ``allow_external_dependencies`` and ``overwrite_python_recursion`` are accepted for code
-    ported from Trace and have no effect.
+    - ``_process_inputs=False`` (Trace's option): the function gets its arguments exactly as
+      passed, nodes included, instead of their values.
+    - ``overwrite_python_recursion``: calls the function makes to itself while it runs are
+      plain Python calls on plain values, not traced (always so for trainable functions,
+      whose rewritten code calls itself by name, as in Trace).
+
+    ``allow_external_dependencies`` is accepted for code ported from Trace and has no effect
+    (trace_opt does not watch which nodes a function reads).
 
     >>> import trace_opt as trace
     >>> @trace.bundle()
@@ -443,9 +580,11 @@ def bundle(
     >>> out.data, len(out.parents)
     ('Hello, Juan!', 2)
     """
-    del allow_external_dependencies, overwrite_python_recursion
+    del allow_external_dependencies
     options = dict(
         trainable=trainable,
+        overwrite_python_recursion=overwrite_python_recursion,
+        process_inputs=_process_inputs,
         catch_execution_error=catch_execution_error,
         traceable_code=traceable_code,
         sandbox=sandbox,

@@ -1,9 +1,14 @@
 """``Module`` and ``@model``: collect a program's trainable parameters, save and load them.
 
 Parameters are found by walking the instance's attributes (nodes, sub-modules, lists and
-dicts of them) and the class's trainable bundled methods, in definition order, so names are
-stable and ``state_dict`` keys mean the same thing across processes. Saving is JSON only: a
-model file someone sends you cannot run code when loaded.
+dicts of them) and the modules the class holds (its bundled methods, seen through the
+instance, so each instance trains its own copy), in definition order, so names are stable
+and ``state_dict`` keys mean the same thing across processes. Saving is JSON only: a model
+file someone sends you cannot run code when loaded, whatever its extension.
+
+A bundled function is itself a ``Module`` (``trace_opt.bundle`` builds on this one), so this
+module knows nothing of bundling: a sub-module says what it holds through two hooks,
+``_named_parameters`` and ``_bound_to``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .bundle import CodeParameter, FunModule
-from .errors import StateDictError
+from .errors import ConstraintViolation, StateDictError
 from .nodes import ParameterNode
 from .secrets import redact
 
@@ -25,6 +29,9 @@ __all__ = ["Module", "check_loadable", "model", "validate_value"]
 C = TypeVar("C", bound=type)
 
 _FORMAT = "trace_opt.module"
+# Per-instance state a bundled method keeps on its instance (Trace's attribute names, which
+# Trace code reads); never a parameter of its own.
+RESERVED = "__TRACE_RESERVED_"
 _FORMAT_VERSION = 1
 
 
@@ -40,9 +47,11 @@ class Module:
     """
 
     def named_parameters(self, prefix: str = "") -> list[tuple[str, ParameterNode[Any]]]:
-        """``(name, parameter)`` pairs of every trainable parameter, sub-modules included."""
+        """``(name, parameter)`` pairs of every trainable parameter, sub-modules included, with
+        dotted names (``agent.prompt``, ``tools.0``, ``act.__code``): the keys of
+        ``state_dict``."""
         found: dict[int, tuple[str, ParameterNode[Any]]] = {}
-        for name, p in _walk(self, prefix, set()):
+        for name, p in self._named_parameters(prefix, set()):
             found.setdefault(id(p), (name, p))
         return list(found.values())
 
@@ -50,9 +59,45 @@ class Module:
         """Every trainable parameter, to hand to an optimizer."""
         return [p for _, p in self.named_parameters()]
 
-    def parameters_dict(self) -> dict[str, ParameterNode[Any]]:
-        """``{name: parameter}`` (Trace's spelling)."""
-        return dict(self.named_parameters())
+    def parameters_dict(self) -> dict[str, Any]:
+        """Trace's view: ``{attribute: parameter or sub-module}``, one level deep. A
+        sub-module is one entry (call its own ``parameters_dict`` to go down), a trainable
+        bundled method or function is its code parameter under its own name. Items of lists
+        and dicts, which Trace leaves out, are entries named like ``tools.0``.
+
+        >>> import trace_opt as trace
+        >>> class Agent(trace.Module):
+        ...     def __init__(self):
+        ...         self.prompt = trace.node("Be brief.", trainable=True)
+        ...     @trace.bundle(trainable=True)
+        ...     def act(self, x):
+        ...         return x
+        >>> sorted(Agent().parameters_dict())
+        ['act', 'prompt']
+        """
+        entries: dict[str, Any] = {}
+        for key, value in _members(self):
+            _add_entries(entries, key, value)
+        return entries
+
+    # -- hooks for sub-modules ---------------------------------------------------------------
+    def _named_parameters(self, prefix: str, seen: set[int]) -> Iterator[tuple[str, ParameterNode[Any]]]:
+        """Yield ``(name, parameter)`` for this module's parameters under ``prefix``."""
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        for key, value in _members(self):
+            yield from _walk_value(value, f"{prefix}{key}", seen)
+
+    def _bound_to(self, owner: Any) -> Module:
+        """The module this one stands for as a class attribute of ``owner`` (a bundled method
+        gives ``owner``'s own copy); a plain module is shared by all instances."""
+        return self
+
+    def _entry(self) -> Any:
+        """What ``parameters_dict`` lists for this module (a bundled function: its code
+        parameter; None: nothing)."""
+        return self
 
     def state_dict(self) -> dict[str, Any]:
         """``{name: value}`` for every parameter; code parameters hold source text."""
@@ -149,20 +194,19 @@ def validate_value(name: str, p: ParameterNode[Any], value: Any) -> None:
             f"{name} holds a {type(current).__name__}, the state gives a {type(value).__name__}: {_cut(value)}",
             hint="load a state saved from the same model",
         )
-    if isinstance(p, CodeParameter):
-        try:
-            p.validate(value)
-        except Exception as exc:  # noqa: BLE001 - any failure means the code is unusable
-            raise StateDictError(
-                f"code for {name} does not compile: {exc}", hint="fix the source text in the saved state"
-            ) from None
-    if p.constraint is not None:
+    if p.constraint is not None:  # checked on its JSON text, the form it is saved in
         ok = p.constraint.check(value if isinstance(value, str) else json.dumps(value))
         if not ok:
             raise StateDictError(
                 f"{name} = {_cut(value)} breaks its constraint: {getattr(ok, 'reason', ok)}",
                 hint="load a value that satisfies the parameter's constraint",
             )
+        return
+    try:
+        p.check(value)  # the parameter's own rules: a code parameter's source must compile
+    except ConstraintViolation as exc:
+        message = str(exc).split("\nhelp: ")[0]
+        raise StateDictError(f"{name}: {message}", hint=exc.hint or "load a state saved from the same model") from None
 
 
 #: Bounds on what a loaded file may hold: deeper, longer or bigger is refused, not loaded.
@@ -225,37 +269,50 @@ def _same_kind(a: Any, b: Any) -> bool:
     return type(a) is type(b)
 
 
-def _walk(obj: Any, prefix: str, seen: set[int]) -> Iterator[tuple[str, ParameterNode[Any]]]:
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    for key, value in list(vars(obj).items()):
-        if key.startswith("__bundle_"):
-            continue
-        yield from _walk_value(value, f"{prefix}{key}", seen)
+def _members(obj: Module) -> Iterator[tuple[str, Any]]:
+    """The instance's attributes in definition order, then the modules its classes hold,
+    seen through the instance (the first class in the MRO wins, as attribute lookup does)."""
+    own = vars(obj)
+    for key, value in list(own.items()):
+        if not key.startswith(RESERVED):
+            yield key, value
+    done = set(own)
     for cls in type(obj).__mro__:
-        for key, attr in vars(cls).items():
-            if isinstance(attr, FunModule) and attr.trainable:
-                fun = getattr(obj, key).fun
-                if fun.parameter is not None:
-                    yield f"{prefix}{key}.__code", fun.parameter
+        for key, attr in list(vars(cls).items()):
+            if key in done or not isinstance(attr, Module):
+                continue
+            done.add(key)
+            yield key, attr._bound_to(obj)
 
 
 def _walk_value(value: Any, name: str, seen: set[int]) -> Iterator[tuple[str, ParameterNode[Any]]]:
     if isinstance(value, ParameterNode):
         if value.trainable:
             yield name, value
-    elif isinstance(value, FunModule):
-        if value.parameter is not None:
-            yield f"{name}.__code", value.parameter
     elif isinstance(value, Module):
-        yield from _walk(value, f"{name}.", seen)
+        yield from value._named_parameters(f"{name}.", seen)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             yield from _walk_value(item, f"{name}.{i}", seen)
     elif isinstance(value, dict):
         for k, item in value.items():
             yield from _walk_value(item, f"{name}.{k}", seen)
+
+
+def _add_entries(entries: dict[str, Any], name: str, value: Any) -> None:
+    if isinstance(value, ParameterNode):
+        if value.trainable:
+            entries.setdefault(name, value)
+    elif isinstance(value, Module):
+        entry = value._entry()
+        if entry is not None:
+            entries.setdefault(name, entry)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _add_entries(entries, f"{name}.{i}", item)
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            _add_entries(entries, f"{name}.{k}", item)
 
 
 def model(cls: C) -> C:

@@ -9,6 +9,7 @@ from asyncio (``acomplete``). A backend overrides ``_call`` (blocking) and/or ``
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,8 +28,24 @@ if TYPE_CHECKING:
 __all__ = ["LLM"]
 
 
-class LLM:
+class _Factory(type):
+    """``LLM()`` with no arguments is the backend configured for this place (what
+    ``get_llm()`` returns: ``use()`` block, ``set_default``, ``TRACE_OPT_LLM``, the embedded
+    model), as Trace's ``LLM()`` factory is. Any other call builds an instance as usual."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is LLM and not args and not kwargs:
+            # The registry builds on this class (it names the backends), so it can only be
+            # looked up when called, not imported above.
+            from .registry import get_llm
+
+            return get_llm()
+        return super().__call__(*args, **kwargs)
+
+
+class LLM(metaclass=_Factory):
     """Base class of every backend. Subclasses implement ``_call`` and/or ``_acall``.
+    ``LLM()`` itself (no arguments) returns the configured default backend, as in Trace.
 
     Args:
         retry: how transient failures are retried (default: 4 attempts, exponential backoff).
@@ -191,6 +208,24 @@ class LLM:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
+
+    # -- copies ----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """State for ``copy.deepcopy`` (and pickle): locks are not copied but made anew, so a
+        copy never shares one with its original (and can be made while the original is busy);
+        the limiter starts the copy with its own free slots."""
+        return {k: (_FreshLock if isinstance(v, _LOCK_TYPE) else v) for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({k: (threading.Lock() if v is _FreshLock else v) for k, v in state.items()})
+
+
+_LOCK_TYPE = type(threading.Lock())
+
+
+class _FreshLock:
+    """Stands for "a new lock" in a copied backend's state (a class: copies keep it as is)."""
 
 
 def _decoding_params(constraint: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Limiter"]
 
@@ -49,6 +50,20 @@ class Limiter:
         self._capacity = max(1.0, (rpm or 0) / 60.0)
         self._tokens = self._capacity
         self._stamp = clock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy has the same limits and its own state: a new lock, no call in flight, no
+        waiter of the original (they wait for the original's slots)."""
+        state = dict(self.__dict__)
+        for key in ("_lock", "_waiters"):
+            del state[key]
+        state["_active"] = 0
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._waiters = []
 
     @property
     def active(self) -> bool:
