@@ -8,6 +8,7 @@ local backend decodes under (`trace_opt.constraints.json_llama`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import types
@@ -46,6 +47,9 @@ def schema_from_type(tp: Any) -> dict[str, Any]:
     >>> schema_from_type(list[int] | None)
     {'anyOf': [{'items': {'type': 'integer'}, 'type': 'array'}, {'type': 'null'}]}
     """
+    free = _type_vars(tp)
+    if free:  # pydantic would read an unbound type variable as "any value"
+        raise ConstraintError(f"no JSON schema for the type {tp!r}: it has the unbound type variable(s) {free}", hint="fill them in, e.g. Page[int]")
     import pydantic
     from pydantic.json_schema import GenerateJsonSchema
 
@@ -68,6 +72,20 @@ def schema_from_type(tp: Any) -> dict[str, Any]:
             "a TypedDict, a pydantic model, or pass a schema dict",
         ) from None
     return dict(sorted(made.items()))
+
+
+def _type_vars(tp: Any, seen: frozenset[int] = frozenset()) -> list[str]:
+    """Names of the unbound type variables in ``tp``, its arguments and its dataclass fields."""
+    if isinstance(tp, typing.TypeVar):
+        return [tp.__name__]
+    inner = [] if typing.get_origin(tp) is typing.Literal else [a for a in typing.get_args(tp) if not isinstance(a, list)]
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type) and id(tp) not in seen:
+        seen |= {id(tp)}
+        try:
+            inner += list(typing.get_type_hints(tp).values())
+        except (NameError, TypeError):
+            pass  # pydantic reports an unresolvable annotation itself
+    return sorted({name for a in inner for name in _type_vars(a, seen)})
 
 
 def _portable(tp: Any) -> Any:
