@@ -9,6 +9,7 @@ local backend decodes under (`trace_opt.constraints.json_llama`).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import sys
 import types
@@ -23,6 +24,9 @@ from .gbnf import Rules, parse_gbnf
 __all__ = ["JSONSchema", "schema_from_type"]
 
 _MAX_REASON = 300  # a reason is shown to the model on a re-ask: long reprs are cut
+# pydantic's own schemas for these, answered without importing it
+_PLAIN: dict[Any, dict[str, str]] = {str: {"type": "string"}, int: {"type": "integer"}, float: {"type": "number"},
+                                     bool: {"type": "boolean"}, type(None): {"type": "null"}}  # fmt: skip
 
 
 def _no_constants(name: str) -> Any:
@@ -47,9 +51,11 @@ def schema_from_type(tp: Any) -> dict[str, Any]:
     >>> schema_from_type(list[int] | None)
     {'anyOf': [{'items': {'type': 'integer'}, 'type': 'array'}, {'type': 'null'}]}
     """
-    free = _type_vars(tp)
+    if isinstance(tp, type) and tp in _PLAIN:  # so a `-> str` stub decorated at import time does not import pydantic
+        return dict(_PLAIN[tp])
+    free, _ = _survey(tp)
     if free:  # pydantic would read an unbound type variable as "any value"
-        raise ConstraintError(f"no JSON schema for the type {tp!r}: it has the unbound type variable(s) {free}", hint="fill them in, e.g. Page[int]")
+        raise ConstraintError(f"no JSON schema for the type {tp!r}: it has the unbound type variable(s) {sorted(free)}", hint="fill them in, e.g. Page[int]")
     import pydantic
     from pydantic.json_schema import GenerateJsonSchema
 
@@ -74,18 +80,31 @@ def schema_from_type(tp: Any) -> dict[str, Any]:
     return dict(sorted(made.items()))
 
 
-def _type_vars(tp: Any, seen: frozenset[int] = frozenset()) -> list[str]:
-    """Names of the unbound type variables in ``tp``, its arguments and its dataclass fields."""
+def _survey(tp: Any, seen: frozenset[int] = frozenset()) -> tuple[set[str], bool]:
+    """``(unbound type variables, plain)`` of ``tp``, looking through type arguments and the fields
+    of dataclasses and TypedDicts; ``plain`` when it is built only of JSON scalars, Enums, Literals,
+    containers, dataclasses and TypedDicts, which pydantic always has a schema for."""
     if isinstance(tp, typing.TypeVar):
-        return [tp.__name__]
-    inner = [] if typing.get_origin(tp) is typing.Literal else [a for a in typing.get_args(tp) if not isinstance(a, list)]
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type) and id(tp) not in seen:
-        seen |= {id(tp)}
-        try:
-            inner += list(typing.get_type_hints(tp).values())
-        except (NameError, TypeError):
-            pass  # pydantic reports an unresolvable annotation itself
-    return sorted({name for a in inner for name in _type_vars(a, seen)})
+        return {tp.__name__}, False
+    if (isinstance(tp, type) and (tp in _PLAIN or issubclass(tp, enum.Enum))) or tp is Any or tp is object:
+        return set(), True
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return set(), True
+    if origin is typing.Annotated:
+        args = args[:1]
+    inner: list[Any] = [a for a in args if a is not Ellipsis and not isinstance(a, list)]
+    plain = origin in (list, set, frozenset, tuple, typing.Union, types.UnionType, typing.Annotated) or (origin is dict and args[:1] == (str,))
+    if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or (issubclass(tp, dict) and hasattr(tp, "__required_keys__"))):
+        plain = True
+        if id(tp) not in seen:
+            seen |= {id(tp)}
+            try:
+                inner += list(typing.get_type_hints(tp).values())
+            except (NameError, TypeError):
+                plain = False  # pydantic reports the unresolvable annotation itself
+    found = [_survey(a, seen) for a in inner]
+    return set().union(*(f for f, _ in found)), plain and all(p for _, p in found)
 
 
 def _portable(tp: Any) -> Any:
@@ -158,16 +177,27 @@ class JSONSchema(Constraint):
     kind = "json_schema"
 
     def __init__(self, schema: Any) -> None:
+        self._validator: Any = None
+        self._schema: dict[str, Any] | None = None
+        self._gbnf: str | None = None
         if isinstance(schema, Mapping):
-            self.schema: dict[str, Any] = json.loads(json.dumps(schema))  # a plain, private copy
+            self._schema = json.loads(json.dumps(schema))  # a plain, private copy
             self.type: Any = None
+            self._validator = _validator(self._schema)  # fail now on a bad schema, not at the first check
         elif isinstance(schema, bool) or schema is None:
             raise ConstraintError(f"JSONSchema needs a schema dict or a type, got {schema!r}")
         else:
-            self.schema = schema_from_type(schema)
             self.type = schema
-        self._validator = _validator(self.schema)
-        self._gbnf: str | None = None
+            free, plain = _survey(schema)
+            if free or not plain:  # fail now; a plain type's schema waits for its first use (and pydantic's import)
+                self._schema = schema_from_type(schema)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The JSON schema (a dict); for a type, pydantic's, made on first use."""
+        if self._schema is None:
+            self._schema = schema_from_type(self.type)
+        return self._schema
 
     def parse(self, text: str) -> Any:
         """The JSON value of ``text``; raises `ValueError` (``json.JSONDecodeError``) when it is not JSON."""
@@ -181,6 +211,8 @@ class JSONSchema(Constraint):
             return CheckResult.failed(f"not valid JSON ({e}){hint}: {short_repr(text)}")
         from jsonschema.exceptions import best_match
 
+        if self._validator is None:
+            self._validator = _validator(self.schema, trusted=True)
         error = best_match(self._validator.iter_errors(value))
         if error is None:
             return CheckResult.passed()
@@ -212,15 +244,17 @@ class JSONSchema(Constraint):
         return f"JSONSchema({self.schema!r})"
 
 
-def _validator(schema: dict[str, Any]) -> Any:
-    """A Draft 2020-12 validator for ``schema``; `ConstraintError` now, not at the first check,
-    for a schema that breaks the metaschema or has a ``$ref`` that points nowhere."""
+def _validator(schema: dict[str, Any], trusted: bool = False) -> Any:
+    """A Draft 2020-12 validator for ``schema``; unless ``trusted``, `ConstraintError` for a schema
+    that breaks the metaschema or has a ``$ref`` that points nowhere."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
     from referencing import Registry
     from referencing.exceptions import Unresolvable
     from referencing.jsonschema import DRAFT202012
 
+    if trusted:
+        return Draft202012Validator(schema, registry=Registry())
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as e:
