@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import sys
 import types
@@ -181,9 +182,10 @@ class JSONSchema(Constraint):
         self._schema: dict[str, Any] | None = None
         self._gbnf: str | None = None
         if isinstance(schema, Mapping):
+            text = json.dumps(schema, sort_keys=True)
             self._schema = json.loads(json.dumps(schema))  # a plain, private copy
             self.type: Any = None
-            self._validator = _validator(self._schema)  # fail now on a bad schema, not at the first check
+            self._validator = _validator(text)  # fail now on a bad schema, not at the first check
         elif isinstance(schema, bool) or schema is None:
             raise ConstraintError(f"JSONSchema needs a schema dict or a type, got {schema!r}")
         else:
@@ -212,7 +214,7 @@ class JSONSchema(Constraint):
         from jsonschema.exceptions import best_match
 
         if self._validator is None:
-            self._validator = _validator(self.schema, trusted=True)
+            self._validator = _validator(json.dumps(self.schema, sort_keys=True), trusted=True)
         error = best_match(self._validator.iter_errors(value))
         if error is None:
             return CheckResult.passed()
@@ -244,9 +246,15 @@ class JSONSchema(Constraint):
         return f"JSONSchema({self.schema!r})"
 
 
-def _validator(schema: dict[str, Any], trusted: bool = False) -> Any:
-    """A Draft 2020-12 validator for ``schema``; unless ``trusted``, `ConstraintError` for a schema
-    that breaks the metaschema or has a ``$ref`` that points nowhere."""
+@functools.lru_cache(maxsize=256)
+def _validator(text: str, trusted: bool = False) -> Any:
+    """A Draft 2020-12 validator for the schema ``text`` (canonical JSON); unless ``trusted``,
+    `ConstraintError` for a schema that breaks the metaschema or has a ``$ref`` that points nowhere.
+
+    Cached: checking a schema against the metaschema takes milliseconds, and optimizers make the
+    same reply schema at every step. A validator is immutable, so sharing one is safe.
+    """
+    schema = json.loads(text)
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
     from referencing import Registry
