@@ -91,8 +91,10 @@ ANY_VALUE = ["null", "true", "-2.5e3", '"x"', "[1, [2]]", '{"a": {}}']
         ({"const": {"k": [1]}}, ['{"k": [2]}'], []),
         # lengths
         ({"type": "string", "minLength": 2, "maxLength": 3}, ['"a"', '"abcd"'], []),
-        ({"type": "string", "maxLength": MAX_RANGE + 1}, [], [json.dumps("x" * (MAX_RANGE + 2))]),
+        ({"type": "string", "maxLength": 2000}, [json.dumps("x" * 2001)], []),  # OptoPrime's reasoning
+        ({"type": "string", "maxLength": 2001}, [], [json.dumps("x" * 2002)]),  # llama.cpp repeats at most 2000
         ({"type": "array", "minItems": 1, "maxItems": 2}, ["[]", "[1, 2, 3]"], []),
+        ({"type": "array", "maxItems": MAX_RANGE + 1}, [], [json.dumps([0] * (MAX_RANGE + 2))]),
         ({"type": "array", "uniqueItems": True}, [], ["[1, 1]"]),
         # strings: RFC 8259 wants control characters escaped
         ({"type": "string"}, ['"a\nb"', '"a\tb"', '"\\x"'], []),

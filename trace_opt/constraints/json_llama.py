@@ -22,12 +22,13 @@ from typing import Any
 
 from ..errors import BackendUnavailable, ConstraintError
 from .base import short_repr
+from .gbnf import MAX_REPETITION
 
 __all__ = ["decodable", "schema_to_gbnf"]
 
 #: Any JSON value; the converter reads a bare ``{}`` as "any object".
 ANY: dict[str, Any] = {"type": ["object", "array", "string", "number", "boolean", "null"]}
-#: The converter writes a length range as nested groups; llama.cpp refuses ~1,000 of them.
+#: The converter writes an item count range as nested groups; llama.cpp refuses ~1,000 of them.
 MAX_RANGE = 256
 _SHAPE = ("$ref", "anyOf", "oneOf", "type", "const", "enum", "properties", "additionalProperties", "items", "prefixItems", "pattern")
 # A JSON escape that a GBNF literal would read differently (\uXXXX means the same, bar surrogates).
@@ -39,14 +40,29 @@ _JSON_CHAR = 'char ::= [^"\\\\]'
 def schema_to_gbnf(schema: Mapping[str, Any]) -> str:
     """The GBNF grammar (``root`` rule) that llama-cpp-python makes for ``decodable(schema)``."""
     try:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
+        from llama_cpp.llama_grammar import PRIMITIVE_RULES, RESERVED_NAMES, SchemaConverter
     except ImportError:
         raise BackendUnavailable(
             "a JSON schema's GBNF grammar is made by llama-cpp-python, which is not installed",
             hint="pip install 'trace-opt-lib[local]' (a grammar is only needed by the local backend; check() works without it)",
         ) from None
-    try:
-        text = json_schema_to_gbnf(json.dumps(decodable(schema)))
+
+    class Converter(SchemaConverter):  # type: ignore[misc, valid-type]
+        """Writes a string's length range as ``char{m,n}``, as llama.cpp's newer converter does:
+        this version writes nested optional groups, which llama.cpp refuses past ~1,000."""
+
+        def visit(self, schema: dict[str, Any], name: str) -> str:
+            if schema.get("type") == "string" and ("minLength" in schema or "maxLength" in schema) and not {"pattern", "format"} & schema.keys():
+                char = self._add_primitive("char", PRIMITIVE_RULES["char"])
+                lo, hi = schema.get("minLength", 0), schema.get("maxLength", "")
+                rule = name + "-" if name in RESERVED_NAMES else name or "root"
+                return str(self._add_rule(rule, f'"\\"" {char}{{{lo},{hi}}} "\\"" space'))
+            return str(super().visit(schema, name))
+
+    try:  # as llama_cpp.llama_grammar.json_schema_to_gbnf, with the converter above
+        converter = Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+        converter.visit(converter.resolve_refs(decodable(schema), "stdin"), "")
+        text = converter.format_grammar()
     except (AssertionError, KeyError, ValueError, TypeError) as e:
         raise ConstraintError(
             f"llama.cpp cannot make a grammar of the JSON schema {short_repr(json.dumps(schema))}: {e}",
@@ -105,9 +121,9 @@ def _relax(s: Any, refs: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {k: s[k] for k in ("type", "format") if k in s}
     if "pattern" in s and _PATTERN_OK.fullmatch(s["pattern"]) and "(?" not in s["pattern"] and "[^" not in s["pattern"]:
         out["pattern"] = s["pattern"]
-    for lo_key, hi_key in (("minLength", "maxLength"), ("minItems", "maxItems")):
+    for lo_key, hi_key, most in (("minLength", "maxLength", MAX_REPETITION), ("minItems", "maxItems", MAX_RANGE)):
         lo, hi = s.get(lo_key, 0), s.get(hi_key)
-        if lo <= MAX_RANGE and (hi is None or hi - lo <= MAX_RANGE):
+        if lo <= most and (hi is None or hi - lo <= most):
             out.update({k: s[k] for k in (lo_key, hi_key) if k in s})
     if "properties" in s or s.get("additionalProperties", True) is not True:
         props = {k: _relax(v, refs) for k, v in s.get("properties", {}).items() if v is not False}

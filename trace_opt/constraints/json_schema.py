@@ -153,15 +153,17 @@ class JSONSchema(Constraint):
     - enforced while decoding: ``type``, ``properties`` / ``required`` / ``additionalProperties``
       (properties in schema order, no others unless ``additionalProperties`` allows them),
       ``items``, ``prefixItems`` (alone), ``enum``, ``const``, ``anyOf`` / ``oneOf`` (as a
-      union), local ``$ref`` (recursion too), ``minLength`` / ``maxLength`` / ``minItems`` /
-      ``maxItems`` (a range up to 256), ``format`` date / time / date-time / uuid, ``pattern``
-      when anchored (``^...$``) with no backslash and no ``(?``; strings without raw control
-      characters; at most one space between tokens (no newlines or indentation);
+      union), local ``$ref`` (recursion too), ``minLength`` / ``maxLength`` (up to 2000),
+      ``minItems`` / ``maxItems`` (a range up to 256), ``format`` date / time / date-time /
+      uuid, ``pattern`` when anchored (``^...$``) and plain (no backslash, ``.``, quote, ``(?``
+      or ``[^``); strings without raw control characters; at most one space between tokens
+      (no newlines or indentation);
     - only checked after: numeric bounds (``minimum``, ``maximum``, ``exclusiveMinimum``,
       ``exclusiveMaximum``, ``multipleOf``), ``allOf`` of more than one schema, ``not``,
       ``uniqueItems``, ``minProperties`` / ``maxProperties``, ``contains``, ``if`` / ``then`` /
-      ``else``, ``dependentRequired``, other patterns, larger length ranges, ``prefixItems``
-      together with ``items``, ``enum`` / ``const`` values whose JSON holds a backslash.
+      ``else``, ``dependentRequired``, other patterns, longer lengths, ``prefixItems``
+      together with ``items``, ``enum`` / ``const`` values whose JSON holds a backslash
+      escape. Numbers are written with at most 16 digits before and after the point.
 
     >>> from dataclasses import dataclass
     >>> @dataclass
