@@ -72,7 +72,7 @@ def schema_from_type(tp: Any) -> dict[str, Any]:
 
     try:
         made = pydantic.TypeAdapter(_portable(tp)).json_schema(schema_generator=_ForLLM)
-    except (pydantic.PydanticUserError, pydantic.errors.PydanticInvalidForJsonSchema, TypeError, NameError) as e:
+    except (pydantic.PydanticUserError, TypeError, NameError) as e:  # schema generation / JSON schema errors
         raise ConstraintError(
             f"no JSON schema for the type {tp!r}: {str(e).splitlines()[0]}",
             hint="use str/int/float/bool/None, list/dict/tuple/Optional/Literal, an Enum, a dataclass, "
@@ -117,11 +117,13 @@ def _portable(tp: Any) -> Any:
 
     if isinstance(tp, type) and issubclass(tp, dict) and type(tp).__module__ == "typing" and hasattr(tp, "__required_keys__"):
         hints = typing.get_type_hints(tp, include_extras=True)
+        marks = (typing_extensions.Required, typing_extensions.NotRequired)
+        hints = {k: typing.get_args(v)[0] if typing.get_origin(v) in marks else v for k, v in hints.items()}
         fields = {
             k: _portable(v) if k in tp.__required_keys__ else typing_extensions.NotRequired[_portable(v)]  # type: ignore[attr-defined]
             for k, v in hints.items()
         }  # fmt: skip
-        made = typing_extensions.TypedDict(tp.__name__, fields)  # type: ignore[operator]
+        made = typing_extensions.TypedDict(tp.__name__, fields)  # type: ignore[misc, operator]
         made.__module__ = tp.__module__
         return made
     args = typing.get_args(tp)
@@ -213,7 +215,7 @@ class JSONSchema(Constraint):
         except ValueError as e:
             hint = " (escape control characters in strings, e.g. \\n)" if "control character" in str(e) else ""
             return CheckResult.failed(f"not valid JSON ({e}){hint}: {short_repr(text)}")
-        from jsonschema.exceptions import best_match
+        from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
         if self._validator is None:
             self._validator = _validator(json.dumps(self.schema, sort_keys=True), trusted=True)
@@ -257,8 +259,8 @@ def _validator(text: str, trusted: bool = False) -> Any:
     same reply schema at every step. A validator is immutable, so sharing one is safe.
     """
     schema = json.loads(text)
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
     from referencing import Registry
     from referencing.exceptions import Unresolvable
     from referencing.jsonschema import DRAFT202012
