@@ -78,6 +78,7 @@ def check_speed() -> dict[str, float]:
     return {
         "first JSONSchema(dict) and check, imports included (ms)": round(first_ms, 1),
         "JSONSchema(reply schema dict) again (us)": us(lambda: JSONSchema(REPLY), 200),
+        "JSONSchema(list[Customer]) again and a first check (us)": us(lambda: JSONSchema(list[Customer]).check(customers), 20),
         "check an OptoPrime reply (us)": us(lambda: c1.check(reply), 500),
         "check 10 Customer objects, valid (us)": us(lambda: c2.check(customers), 100),
         "check 10 Customer objects, one error (us)": us(lambda: c2.check(bad), 100),

@@ -81,6 +81,20 @@ def schema_from_type(tp: Any) -> dict[str, Any]:
     return dict(sorted(made.items()))
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_schema_text(tp: Any) -> str:
+    return json.dumps(schema_from_type(tp))
+
+
+def _schema_of(tp: Any) -> dict[str, Any]:
+    """`schema_from_type`, cached per type (pydantic takes milliseconds); a fresh dict each time."""
+    try:
+        hash(tp)
+    except TypeError:  # an Annotated with unhashable metadata: not cached
+        return schema_from_type(tp)
+    return json.loads(_cached_schema_text(tp))  # type: ignore[no-any-return]
+
+
 def _survey(tp: Any, seen: frozenset[int] = frozenset()) -> tuple[set[str], bool]:
     """``(unbound type variables, plain)`` of ``tp``, looking through type arguments and the fields
     of dataclasses and TypedDicts; ``plain`` when it is built only of JSON scalars, Enums, Literals,
@@ -196,13 +210,13 @@ class JSONSchema(Constraint):
             self.type = schema
             free, plain = _survey(schema)
             if free or not plain:  # fail now; a plain type's schema waits for its first use (and pydantic's import)
-                self._schema = schema_from_type(schema)
+                self._schema = _schema_of(schema)
 
     @property
     def schema(self) -> dict[str, Any]:
         """The JSON schema (a dict); for a type, pydantic's, made on first use."""
         if self._schema is None:
-            self._schema = schema_from_type(self.type)
+            self._schema = _schema_of(self.type)
         return self._schema
 
     def parse(self, text: str) -> Any:
