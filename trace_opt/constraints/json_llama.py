@@ -1,16 +1,18 @@
 """JSON schema -> GBNF by llama-cpp-python's own converter, handed only what it compiles right.
 
 llama-cpp-python ships the converter behind its ``response_format``
-(``llama_cpp.llama_grammar.json_schema_to_gbnf``). Tried on version 0.3.36 (the tests pin what
-follows), it mishandles some schemas so that the grammar would refuse every conforming value
-(``{}`` becomes "an object"; ``allOf`` of non-objects becomes ``{}``; ``prefixItems`` next to
-``items`` is dropped; a required key missing from ``properties`` is never written), crashes on
-others (``not``, ``$ref: "#"``, an unanchored ``pattern``, a recursive ``$defs`` name with ``_``),
-writes ``\\d`` and ``\\.`` of patterns and the escapes of ``enum`` strings as GBNF escapes, and
-lets raw control characters into strings. So `decodable` first rewrites the schema into one
-that the converter compiles correctly and that allows every conforming value (what it drops is
-still enforced by `JSONSchema.check` after decoding), and the ``char`` rule of the result is
-narrowed to RFC 8259's. `JSONSchema`'s docstring lists what is enforced where.
+(``llama_cpp.llama_grammar.json_schema_to_gbnf``). Tried on version 0.3.36, it writes grammars
+that refuse conforming values (``{}`` becomes "an object"; ``allOf`` of non-objects becomes
+``{}``; ``prefixItems`` next to ``items`` is dropped; a required key missing from
+``properties`` is never written), fails on some schemas (``not``, ``$ref: "#"``, an unanchored
+``pattern``, a root ``$ref`` beside ``$defs``) or writes a grammar llama.cpp refuses (a
+recursive ``$defs`` name with ``_``, a length range past ~1,000), reads ``\\d`` and ``\\.`` of
+patterns and the escapes of ``enum`` strings as GBNF escapes, and lets raw control characters
+into strings. So `decodable` first rewrites the schema into one that the converter compiles
+correctly and that allows every conforming value (what it drops is still enforced by
+`JSONSchema.check` after decoding), string lengths are written as ``char{m,n}``, and the
+``char`` rule of the result is narrowed to RFC 8259's. `JSONSchema`'s docstring lists what is
+enforced where.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def schema_to_gbnf(schema: Mapping[str, Any]) -> str:
 
     try:  # as llama_cpp.llama_grammar.json_schema_to_gbnf, with the converter above
         converter = Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
-        converter.visit(converter.resolve_refs(decodable(schema), "stdin"), "")
+        converter.visit(converter.resolve_refs(json.loads(json.dumps(decodable(schema))), "stdin"), "")  # it edits what it gets
         text = converter.format_grammar()
     except (AssertionError, KeyError, ValueError, TypeError) as e:
         raise ConstraintError(
