@@ -28,7 +28,8 @@ LAYERS: list[set[str]] = [
     {"visualize", "report", "telemetry", "integrations"},
     {"__init__", "cli", "__main__", "demo"},
 ]
-HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow"}
+HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow",
+         "jsonschema", "referencing"}  # fmt: skip
 
 
 def layer_of(component: str) -> int:

@@ -21,6 +21,10 @@ from trace_opt.constraints import (
 )
 from trace_opt.errors import ConstraintError, ConstraintViolation
 
+class _NoSchema:
+    """A plain class: no JSON schema."""
+
+
 EXAMPLES: list[Constraint] = [
     Regex(r"\d{3}-\d{4}"),
     Choice(["yes", "no"]),
@@ -97,7 +101,8 @@ def test_validate_raises_violation_with_output() -> None:
         lambda: Grammar('my_rule ::= "a"'),
         lambda: JSONSchema({"type": "strin"}),
         lambda: JSONSchema({"$ref": "#/$defs/Missing"}),
-        lambda: JSONSchema(complex),
+        lambda: JSONSchema(_NoSchema),
+        lambda: JSONSchema({"properties": {"a": {"minLength": -1}}}),
         lambda: AnyOf([]),
         lambda: Sequence([3]),
         lambda: from_json({"type": "nope"}),

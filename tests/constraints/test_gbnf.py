@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import pytest
 
-from trace_opt.constraints import Choice, Constraint, Grammar, GrammarMatcher, JSONSchema, MaxTokens, Prefix, Regex, Stop
+from trace_opt.constraints import Choice, Constraint, Grammar, GrammarMatcher, MaxTokens, Prefix, Regex, Stop
 from trace_opt.constraints.gbnf import format_gbnf, parse_gbnf
 from trace_opt.errors import ConstraintError
 
@@ -76,89 +75,6 @@ def test_sequence_and_any_of_grammars() -> None:
     nested = Regex("a+") + (Choice(["b"]) | Regex("c+")) + Regex("a+")
     agree(nested, all_strings("abc", 5))
     assert "p1-a1-root" in nested.to_gbnf()
-
-
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 8},
-        "age": {"type": "integer", "minimum": 0},
-        "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2},
-        "score": {"type": ["number", "null"]},
-        "child": {"$ref": "#"},
-    },
-    "required": ["name", "age"],
-    "additionalProperties": False,
-}
-
-VALUES = [
-    {"name": "Ada", "age": 36},
-    {"name": "Ada", "age": 0, "tags": ["a", "b"], "score": -1.5e3},
-    {"name": "Bo", "age": 1, "score": None, "child": {"name": "C", "age": 2}},
-    {"name": "é\"\\\n", "age": 7, "tags": []},
-]
-BAD = [
-    {"name": "", "age": 1},
-    {"name": "Ada"},
-    {"name": "Ada", "age": -1},
-    {"name": "Ada", "age": 1, "tags": ["a", "b", "a"]},
-    {"name": "Ada", "age": 1, "tags": ["c"]},
-    {"name": "Ada", "age": 1, "extra": 1},
-    {"name": "Ada", "age": 1.5},
-]
-
-
-def test_json_grammar_accepts_valid_json_in_usual_layouts() -> None:
-    c = JSONSchema(SCHEMA)
-    matcher = GrammarMatcher(c.to_gbnf())
-    for value in VALUES:
-        for text in (json.dumps(value, ensure_ascii=False), json.dumps(value, indent=2), json.dumps(value, separators=(",", ":"))):
-            assert c.check(text), text
-            assert matcher.accepts(text), text
-    for value in BAD:
-        text = json.dumps(value)
-        assert not c.check(text) and not matcher.accepts(text), text
-    for text in ['{"age": 1, "name": "x"} x', "", "{", "[]", '{"name": "x", "age": 01}', "NaN"]:
-        assert not matcher.accepts(text) and not c.check(text), text
-
-
-def test_json_grammar_only_accepts_json() -> None:
-    c = JSONSchema({"type": "object", "properties": {"v": {}}})
-    matcher = GrammarMatcher(c.to_gbnf())
-    for text in ['{"v": [1, {"a": null}, "x", true, -0.5e-3]}', "{}", '{"v": {}}']:
-        assert matcher.accepts(text) and c.check(text)
-    for text in ['{"v": tru}', "{v: 1}", '{"v": [1,]}', '{"v": 1', '{"w": 1}']:
-        assert not matcher.accepts(text)
-
-
-def test_json_grammar_for_primitives_and_containers() -> None:
-    cases = {
-        "integer": (["0", "-12"], ["1.5", "01", "-"]),
-        "number": (["0", "-1.25", "3e10", "1E+2"], [".5", "1.", "+1"]),
-        "string": (['""', '"a\\u00e9\\n"'], ['"a', "'a'", '"\\x"']),
-        "boolean": (["true", "false"], ["True"]),
-        "null": (["null"], ["None"]),
-    }
-    for kind, (good, bad) in cases.items():
-        c = JSONSchema({"type": kind})
-        matcher = GrammarMatcher(c.to_gbnf())
-        assert all(matcher.accepts(t) and c.check(t) for t in good), kind
-        assert not any(matcher.accepts(t) for t in bad), kind
-    pair = JSONSchema(tuple[int, str])
-    agree_texts = ['[1, "a"]', "[1]", '["a", 1]', '[1, "a", 2]']
-    matcher = GrammarMatcher(pair.to_gbnf())
-    assert [matcher.accepts(t) for t in agree_texts] == [bool(pair.check(t)) for t in agree_texts] == [True, False, False, False]
-    mapping = JSONSchema(dict[str, int])
-    assert GrammarMatcher(mapping.to_gbnf()).accepts('{"a": 1, "b": 2}') and mapping.check('{"a": 1, "b": 2}')
-
-
-def test_json_all_optional_properties() -> None:
-    c = JSONSchema({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": "integer"}}, "additionalProperties": False})
-    matcher = GrammarMatcher(c.to_gbnf())
-    for keys in itertools.chain.from_iterable(itertools.combinations("abc", n) for n in range(4)):
-        text = json.dumps({k: 1 for k in keys})
-        assert matcher.accepts(text) and c.check(text), text
-    assert not matcher.accepts('{, "a": 1}') and not matcher.accepts('{"a": 1,}')
 
 
 def test_gbnf_parse_print_round_trip() -> None:

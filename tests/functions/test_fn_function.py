@@ -48,8 +48,8 @@ def test_the_prompt_has_name_docstring_arguments_and_schemas() -> None:
     assert "The customers matching the natural-language query, best first." in text
     assert 'query = "who lives in Paris?"' in text and "limit = 3" in text
     assert '"name": "Bob"' in text and '"city": "Oslo"' in text
-    assert 'Customer: {"type":"object","title":"Customer"' in text and "Address: {" in text
-    assert '{"type":"array","items":{"$ref":"#/$defs/Customer"}}' in text
+    assert 'Customer: {"additionalProperties":false,"description":"A customer of the shop."' in text and "Address: {" in text
+    assert '{"items":{"$ref":"#/$defs/Customer"},"type":"array"}' in text
     assert llm.calls[0].messages[0]["role"] == "system"
 
 

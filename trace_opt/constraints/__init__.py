@@ -17,8 +17,7 @@ from __future__ import annotations
 from .base import AnyOf, CheckResult, Constraint, Exact, Sequence, any_of, from_json
 from .choice import Choice
 from .grammar import Grammar
-from .json_schema import JSONSchema
-from .json_types import schema_from_type
+from .json_schema import JSONSchema, schema_from_type
 from .matcher import GrammarMatcher
 from .regex import Regex
 from .text import MaxTokens, Prefix, Stop, estimate_tokens

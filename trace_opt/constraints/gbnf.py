@@ -7,6 +7,7 @@ parts and glue them together, and lets `GrammarMatcher` test membership without 
 The parser follows llama.cpp's ``llama-grammar.cpp`` closely, so a grammar accepted here is
 accepted there: rule names are ``[a-zA-Z0-9-]+``, a rule ends at a newline unless inside
 parentheses or after ``|``, ``#`` starts a comment, escapes are ``\\x \\u \\U \\t \\r \\n \\\\ \\" \\[ \\] \\-``.
+Why our own: llama-cpp-python hands grammar text straight to C++ and gives back no parsed form.
 
 >>> g = parse_gbnf('root ::= "a" [0-9]+ | item\\nitem ::= "b"?')
 >>> print(format_gbnf(g))

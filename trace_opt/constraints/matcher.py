@@ -6,6 +6,10 @@ pure Python, so ``check`` of every constraint can be tested against its compiled
 offline, and so `Grammar.check` gives the answer the local backend would. Like llama.cpp,
 left-recursive grammars are refused.
 
+Why our own: no library runs a GBNF grammar over plain text. llama.cpp only applies one through
+a sampler built on a model's vocabulary, token by token (so it needs a model file), and
+llama-cpp-python exposes nothing more.
+
 >>> m = GrammarMatcher('root ::= "(" root ")" | ""')
 >>> m.accepts("(())"), m.accepts("(()")
 (True, False)

@@ -8,6 +8,10 @@ match), and ``^``/``$``/``\\A``/``\\Z`` at the very ends, where full match makes
 Anything else (look-around, back-references, ``\\b``, ``(?i)``, possessive quantifiers) raises
 `ConstraintError`, since a grammar cannot express it exactly.
 
+Why our own: no library turns a Python regex into GBNF. llama-cpp-python's JSON-schema
+converter has a pattern translator, but only for anchored patterns and it writes ``\\d`` or
+``\\.`` as GBNF escapes (see `json_llama`); regex libraries build automata, not grammars.
+
 >>> from trace_opt.constraints.gbnf import format_gbnf
 >>> print(format_gbnf(regex_to_rules("(ab|c)+[0-9]?")))
 root ::= group1+ [0-9]?
