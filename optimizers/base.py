@@ -20,6 +20,7 @@ from trace_opt.errors import ConstraintViolation
 from trace_opt.llm import LLM, get_llm, resolve, track_usage
 from trace_opt.store import active_store
 
+from .ask import sample_identity
 from .hyper import Hyper, check_hyperparameters
 from . import state
 from .proposal import Proposal, check_value, jsonable
@@ -99,6 +100,9 @@ class Optimizer:
         #: what each step commits to the active store (``trace_opt.store.use_store``): a Module
         #: (versions named like its state_dict; ``train`` sets it) or, if None, the parameters
         self.history: Any = None
+        #: the run's seed (``train`` sets it): part of every call's sample identity, so runs
+        #: with other seeds draw other samples while a repeated run is answered from the cache
+        self.run_seed: int | str | None = None
         for group in _as_groups(parameters):
             self.add_param_group(group)
 
@@ -167,12 +171,16 @@ class Optimizer:
         """
         proposal = Proposal()
         # Names that depend only on the graph: the same step renders the same prompt in every
-        # run, so re-running an experiment is answered from the LLM cache.
-        with track_usage() as usage, stable_names(self.parameters):
+        # run, so re-running an experiment is answered from the LLM cache. The step number is
+        # part of each call's sample identity, so a later step that renders the same prompt
+        # draws a new sample (see ``ask``).
+        identity = sample_identity(seed=self.run_seed, step=self.step_count + 1)
+        with track_usage() as usage, stable_names(self.parameters), identity:
             for index, group in enumerate(self.param_groups):
                 if any(p.feedback for p in group["params"]):
                     proposal.merge(self._propose_group(index, group))
         proposal.tokens, proposal.cost, proposal.calls = usage.total_tokens, usage.cost, usage.calls
+        proposal.cached_calls = usage.cached_calls
         return proposal
 
     def _propose_group(self, index: int, group: dict[str, Any]) -> Proposal:
@@ -221,6 +229,7 @@ class Optimizer:
             "tokens": getattr(proposal, "tokens", 0),
             "cost": getattr(proposal, "cost", 0.0),
             "calls": getattr(proposal, "calls", 0),
+            "cached_calls": getattr(proposal, "cached_calls", 0),
             "changed": changed,
             "rejected": {p.py_name: reason for p, reason in rejected.items()},
             "reasoning": str(getattr(proposal, "reasoning", ""))[:500],

@@ -16,15 +16,17 @@ import math
 import os
 import random
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
 from trace_opt import Module, Node, execution, stop_tracing
-from trace_opt.errors import BudgetExceeded, ReplyParseError
+from trace_opt.errors import BudgetExceeded
 from trace_opt.llm import LocalLLM, track_usage
 
 from .base import Optimizer
 from .observe import TrainingRun
+from .failures import SKIPPABLE, skip_reason
 from .progress import load_progress, save_progress
 from .data import Example, Judge, judge
 from .data import examples as _examples
@@ -104,7 +106,14 @@ def train(
     ``checkpoint`` (``Module.save``) whenever they improve. Training stops early after
     ``patience`` evaluations without improvement, on reaching ``target_score``, when
     ``callback(record)`` returns ``False``, or when an LLM budget is exhausted. A step whose
-    reply cannot be read is logged as skipped. ``verbose`` draws a progress bar on stderr.
+    proposal fails -- a reply that cannot be read, a prompt too long for the context, a provider
+    that keeps failing -- is logged as skipped with its reason; only a spent budget or a wrong
+    setup (bad key, unknown model) ends the run (see ``optimizers.failures``). ``verbose``
+    draws a progress bar on stderr.
+
+    ``seed`` fixes the shuffling and is part of every optimizer call's sample identity (with
+    the step and the re-ask attempt): the same seeded run repeated is answered from the LLM
+    cache, another seed draws other samples, and ``seed=None`` samples afresh on every run.
 
     ``progress`` is a file the state is written to after every step; if it exists, training
     resumes after the last completed step (with the LLM cache, answered calls are not paid
@@ -128,6 +137,7 @@ def train(
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
+    optimizer.run_seed = seed if seed is not None else f"unseeded-{uuid.uuid4().hex[:12]}"
     if trainer == "auto":
         trainer = BeamSearch(k=4, beam_width=1) if isinstance(optimizer.llm, LocalLLM) else "step"
     if isinstance(trainer, SearchTrainer):
@@ -252,8 +262,10 @@ def _step_loop(
                     try:
                         stepped = optimizer.step()
                         record["changed"], record["rejected"] = stepped["changed"], stepped["rejected"]
-                    except ReplyParseError as e:
-                        record["note"] = f"skipped: {str(e).splitlines()[0]}"
+                    except SKIPPABLE as e:
+                        if (reason := skip_reason(e)) is None:
+                            raise
+                        record["note"] = f"skipped: {reason}"
                         log.warning("step %d skipped: %s", step, e)
                     if val is not None:
                         record["score"] = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)

@@ -1,10 +1,15 @@
-"""The one call pipeline -- cache, budget, limits, retries, constraint checks -- for sync and async.
+"""The one call pipeline -- cache, context fit, budget, limits, retries, constraint checks -- for sync and async.
 
 The pipeline is a generator that never blocks: whenever it needs the outside world it yields
 an *effect* (make one backend attempt, sleep, wait for a rate-limit slot) and is resumed with
 the result or has the failure thrown in. :func:`run_sync` performs effects by blocking,
 :func:`run_async` by awaiting. So the logic exists once and ``complete`` / ``acomplete`` cannot
 drift apart (Trace had two copy-pasted paths that did).
+
+Before a request reaches a backend whose context window is known, it is fitted to it
+(:func:`fit_context`): a prompt that leaves no room for a reply is refused with
+``ContextWindowExceeded`` without a call, and ``max_tokens`` is capped to the room the prompt
+leaves. The cache key is taken before the fit, so it does not depend on the tokenizer.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConstraintViolation, LLMTimeout
+from ..errors import ConstraintViolation, ContextWindowExceeded, LLMTimeout
 from ..secrets import logger, redact_exception, redact_text
 from .budget import Estimate, active_trackers, reserve, settle
 from .cache import get_cache
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
     from .base import LLM
     from .limits import Limiter
 
-__all__ = ["check_constraint", "pipeline", "run_async", "run_sync"]
+__all__ = ["check_constraint", "excerpt", "fit_context", "pipeline", "run_async", "run_sync"]
 
 log = logger("trace_opt.llm")
 
@@ -63,6 +68,21 @@ def check_constraint(constraint: Any, text: str) -> tuple[bool, str]:
     return ok, reason
 
 
+def excerpt(text: str, limit: int = 600) -> str:
+    """``text`` cut in the middle to about ``limit`` characters: what a re-ask shows of a bad reply.
+
+    A re-ask is about the problem, not the reply: a long (often truncated) reply sent back in
+    full is what overflows a small context window.
+
+    >>> excerpt("a" * 50 + "b" * 50, limit=40)
+    'aaaaaaaaaaaaaaaaaaaa[... 60 characters cut ...]bbbbbbbbbbbbbbbbbbbb'
+    """
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}[... {len(text) - 2 * half} characters cut ...]{text[len(text) - half:]}"
+
+
 def _describe(constraint: Any) -> str:
     describe = getattr(constraint, "describe", None)
     return str(describe()) if callable(describe) else repr(constraint)
@@ -87,7 +107,9 @@ def pipeline(llm: LLM, request: Request) -> Pipeline:
             break
         attempt += 1
         feedback = CONSTRAINT_FEEDBACK.format(constraint=_describe(constraint), reason=reason or "it does not match")
-        messages = (*messages, {"role": "assistant", "content": response.text}, {"role": "user", "content": feedback})
+        # From the original messages each time, with the reply cut short: re-asks never grow.
+        messages = (*request.messages, {"role": "assistant", "content": excerpt(response.text)},
+                    {"role": "user", "content": feedback})  # fmt: skip
     hint = (
         "raise max_tokens: the reply was cut before the grammar completed"
         if enforced
@@ -101,6 +123,39 @@ def pipeline(llm: LLM, request: Request) -> Pipeline:
     )
 
 
+def fit_context(llm: LLM, request: Request) -> tuple[Request, int | None]:
+    """``request`` made to fit ``llm``'s context window, and its prompt tokens (``None`` if not counted).
+
+    Raises ``ContextWindowExceeded`` (before any call) when the prompt leaves no room for a
+    reply; caps ``max_tokens`` to the room left. Without a known window nothing is counted.
+
+    >>> from trace_opt.llm import DummyLLM
+    >>> llm = DummyLLM(context_window=100)
+    >>> fitted, prompt = fit_context(llm, llm.request("x" * 200, max_tokens=90))
+    >>> prompt, fitted.params["max_tokens"]
+    (54, 46)
+    """
+    window = llm.context_window
+    if window is None:
+        return request, None
+    prompt = llm.count_tokens(request.messages)
+    prefill = request.params.get("prefill")
+    if prefill:
+        prompt += llm.count_tokens([{"role": "assistant", "content": str(prefill)}])
+    room = window - prompt
+    if room < 1:
+        raise ContextWindowExceeded(
+            f"{llm!r}: the prompt has {prompt} tokens but the context window holds {window}",
+            hint="shorten the prompt (an optimizer's max_prompt_tokens) or use a model with a longer context",
+        )
+    max_tokens = request.params.get("max_tokens")
+    if isinstance(max_tokens, int) and max_tokens > room:
+        log.info("%r: max_tokens %d capped to %d, what the %d-token prompt leaves of %d", llm, max_tokens, room,
+                 prompt, window)  # fmt: skip
+        request = dataclasses.replace(request, params={**request.params, "max_tokens": room})
+    return request, prompt
+
+
 def _cached(llm: LLM, request: Request) -> Pipeline:
     cache = get_cache() if llm.cacheable else None
     key = None
@@ -111,10 +166,12 @@ def _cached(llm: LLM, request: Request) -> Pipeline:
         if hit is not None:
             settle(active_trackers(), None, hit)
             return hit
+    asked = request
+    request, prompt = fit_context(llm, request)
     trackers = active_trackers()
     est = None
     if trackers:
-        prompt = llm.count_tokens(request.messages)
+        prompt = llm.count_tokens(request.messages) if prompt is None else prompt
         completion = int(request.params.get("max_tokens") or 0)
         est = Estimate(prompt + completion, llm.estimate_cost(prompt, completion) or 0.0)
         reserve(est)
@@ -126,7 +183,7 @@ def _cached(llm: LLM, request: Request) -> Pipeline:
     settle(trackers, est, response)
     if key is not None and cache is not None:
         stored = response if (text := redact_text(response.text)) == response.text else dataclasses.replace(response, text=text)
-        cache.put(key, stored, request.record(identity))
+        cache.put(key, stored, asked.record(identity))
     return response
 
 
