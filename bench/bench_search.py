@@ -38,6 +38,9 @@ import trace_opt as trace  # noqa: E402
 from optimizers import GEPA, BeamSearch, Budget, OptoPrime, PrioritySearch, evaluate, train  # noqa: E402
 from trace_opt.llm import LLM, Cache, LocalLLM, resolve, select, track_usage, use_cache  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import save  # noqa: E402
+
 Task = dict[str, Any]
 
 
@@ -174,19 +177,22 @@ def run_method(method: str, name: str, llm: LLM, calls: int, k: int) -> dict[str
     with track_usage() as usage:
         if method == "optoprime":
             with track_usage(max_calls=calls):
-                train(agent, data, fb, opt, trainer="step", epochs=calls, batch_size=len(data), concurrency=1,
-                      target_score=1.0)  # fmt: skip
+                log = train(agent, data, fb, opt, trainer="step", epochs=calls, batch_size=len(data), concurrency=1,
+                            target_score=1.0)  # fmt: skip
         else:
             trainer = {"beam": BeamSearch(k=k, beam_width=1), "priority": PrioritySearch(k=k),
                        "gepa": GEPA(k=k)}[method]  # fmt: skip
-            trainer.train(agent, data, fb, opt, steps=calls, batch_size=len(data), concurrency=1,
-                          budget=Budget(calls=calls), target_score=1.0)  # fmt: skip
+            log = trainer.train(agent, data, fb, opt, steps=calls, batch_size=len(data), concurrency=1,
+                                budget=Budget(calls=calls), target_score=1.0)  # fmt: skip
+    skipped = [str(r.get("note", "")) for r in log if str(r.get("note", "")).startswith("skipped")]
     seconds = time.perf_counter() - t0
     after = evaluate(agent, data, fb, concurrency=1)
     values = {p.name: p.data for p in task["params"]}
     return {"task": name, "method": method, "budget": calls, "before": before, "after": after,
             "solved": bool(task["solved"](after)), "calls": usage.calls, "cached": usage.cached_calls,
-            "tokens": usage.total_tokens, "seconds": round(seconds, 1), "values": {k: str(v)[:200] for k, v in values.items()}}  # fmt: skip
+            "tokens": usage.total_tokens, "seconds": round(seconds, 1), "skipped": len(skipped),
+            "skip_reasons": sorted({r.split(":")[1].strip() for r in skipped if ":" in r}),
+            "values": {k: str(v)[:200] for k, v in values.items()}}  # fmt: skip
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -238,6 +244,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             with open(args.out, "a", encoding="utf-8") as f:
                 f.write(json.dumps({**row, "llm": args.llm, "time": time.time()}) + "\n")
     sys.stdout.write(table(rows) + "\n")
+    summary = {m: {"solved": sum(r["solved"] for r in rows if r["method"] == m),
+                   "tasks": sum(r["method"] == m for r in rows),
+                   "calls": sum(r["calls"] for r in rows if r["method"] == m),
+                   "cached": sum(r["cached"] for r in rows if r["method"] == m),
+                   "skipped_steps": sum(r["skipped"] for r in rows if r["method"] == m)}
+               for m in dict.fromkeys(r["method"] for r in rows)}  # fmt: skip
+    save("bench_search", {"llm": args.llm, "budget": budget, "k": args.k, "summary": summary, "rows": rows},
+         notes="calls: provider calls within the budget; cached: answers from the run's own cache (free); "
+               "skipped_steps: steps logged as skipped because their proposals failed")  # fmt: skip
     return rows
 
 
