@@ -123,7 +123,12 @@ def train(
     ``SearchTrainer`` (``BeamSearch``, ``PrioritySearch``, ``GEPA``) samples k candidates per
     step and keeps the best, returning a ``SearchLog``; ``"auto"`` (the default) is
     ``BeamSearch(k=4, beam_width=1)`` -- best-of-4 -- when the optimizer's model is the embedded
-    ``LocalLLM``, whose single suggestions are rarely better, and ``"step"`` otherwise.
+    ``LocalLLM``, and ``"step"`` otherwise. Why only there: a local sample costs time, not
+    money, and its replies are decoded under the JSON schema, so each of the 4 is a usable
+    candidate -- while a 135M model's single suggestion is rarely better than what it replaces.
+    On a hosted model each sample is paid for and a strong model's one suggestion per step is
+    usually an improvement, so 4x the calls per step is not a default to impose; ask for it
+    with ``trainer=BeamSearch(k=4, beam_width=1)`` when candidates are cheap to score.
 
     >>> import trace_opt as trace
     >>> from trace_opt.llm import FunctionLLM
