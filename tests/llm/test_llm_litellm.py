@@ -20,8 +20,9 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is first imported: no network
 pytest.importorskip("litellm")
 
-# litellm 1.106 builds pydantic schemas of TypedDicts with ReadOnly items; pydantic warns (not our code).
-pytestmark = pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning")
+# litellm (1.106 and later) builds pydantic schemas of TypedDicts with ReadOnly items; pydantic
+# warns, in the singular or (pydantic 2.14) the plural -- not our code.
+pytestmark = pytest.mark.filterwarnings("ignore:Items? .* (is|are) using the `ReadOnly` qualifier:UserWarning")
 
 from trace_opt.constraints import Regex  # noqa: E402
 from trace_opt.errors import (  # noqa: E402
@@ -87,7 +88,8 @@ class _Server:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
-                server.headers.append(dict(self.headers))
+                # HTTP header names are case-insensitive; newer httpx sends them in lower case
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 status, payload = server.script.pop(0) if server.script else (200, _reply("default"))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -146,7 +148,7 @@ def test_real_http_round_trip(server: _Server) -> None:
     sent = server.requests[0]
     assert sent["messages"] == [{"role": "user", "content": "hi"}]
     assert sent["temperature"] == 0.2 and sent["max_tokens"] == 9
-    assert server.headers[0]["Authorization"] == "Bearer sk-test-secret"
+    assert server.headers[0]["authorization"] == "Bearer sk-test-secret"
 
 
 def test_real_http_async(server: _Server) -> None:
