@@ -3,8 +3,8 @@
 The key is the sha256 of canonical JSON (sorted keys, no whitespace) of everything that can
 change the answer: backend identity and model, the endpoint (``api_base`` without its user
 info or query), messages, sampling parameters, the constraint, the sample id and the
-rollout. Credentials (``api_key``, ``aws_secret_access_key``, ``vertex_credentials``, headers, and credential keys
-nested in ``extra_body``...) and transport knobs (timeouts, retries) are split off first, so
+rollout. Credentials (``api_key``, ``aws_secret_access_key``, ``vertex_credentials``, headers,
+and credential keys nested in ``extra_body``...) and transport knobs (timeouts, retries) are split off first, so
 they never reach a key or a stored record and a cache can be shared; their values are
 registered with :mod:`trace_opt.secrets`, so an error that echoes them is redacted too.
 """
