@@ -209,3 +209,32 @@ def test_the_cache_never_stores_the_key_and_keys_the_endpoint(server: _Server, t
     cache.close()
     assert "sk-test-secret" not in blob
     assert [r["request"]["llm"]["endpoint"] for r in json.loads(blob)] == [server.url]  # keyed, without credentials
+
+
+def test_the_cost_map_stays_local_without_the_variable_set() -> None:
+    """The backend sets ``LITELLM_LOCAL_MODEL_COST_MAP`` itself before importing litellm: a fresh
+    process with the variable unset and every outbound connection refused still prices a call."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import os, socket
+        os.environ.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
+        attempts = []
+        def refuse(self, address):
+            attempts.append(address)
+            raise OSError("no network in this test")
+        socket.socket.connect = refuse
+        from trace_opt.llm import LiteLLM
+        llm = LiteLLM("openai/gpt-4o-mini", mock_response="ok")
+        resp = llm.complete("hi")
+        assert resp.cost and resp.cost > 0, resp
+        assert llm.context_window == 128000 and not attempts, attempts
+        print("ok")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
