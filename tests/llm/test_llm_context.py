@@ -14,7 +14,7 @@ import pytest
 
 from trace_opt.errors import ContextWindowExceeded
 from trace_opt.llm import DummyLLM, FunctionLLM, LocalLLM, track_usage
-from trace_opt.llm.core import excerpt, fit_context
+from trace_opt.llm.window import excerpt, fit_context
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 

@@ -7,7 +7,7 @@ the result or has the failure thrown in. :func:`run_sync` performs effects by bl
 drift apart (Trace had two copy-pasted paths that did).
 
 Before a request reaches a backend whose context window is known, it is fitted to it
-(:func:`fit_context`): a prompt that leaves no room for a reply is refused with
+(:func:`~trace_opt.llm.window.fit_context`): a prompt that leaves no room for a reply is refused with
 ``ContextWindowExceeded`` without a call, and ``max_tokens`` is capped to the room the prompt
 leaves. The cache key is taken before the fit, so it does not depend on the tokenizer.
 """
@@ -24,7 +24,7 @@ import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConstraintViolation, ContextWindowExceeded, LLMTimeout
+from ..errors import ConstraintViolation, LLMTimeout
 from ..secrets import logger, redact_exception, redact_text
 from .budget import Estimate, active_trackers, reserve, settle
 from .cache import get_cache
@@ -32,12 +32,13 @@ from .prompts import CONSTRAINT_FEEDBACK
 from .request import Request
 from .response import LLMResponse, Usage, estimate_tokens
 from .retry import classify
+from .window import excerpt, fit_context
 
 if TYPE_CHECKING:
     from .base import LLM
     from .limits import Limiter
 
-__all__ = ["check_constraint", "excerpt", "fit_context", "pipeline", "run_async", "run_sync"]
+__all__ = ["check_constraint", "pipeline", "run_async", "run_sync"]
 
 log = logger("trace_opt.llm")
 
@@ -66,21 +67,6 @@ def check_constraint(constraint: Any, text: str) -> tuple[bool, str]:
         ok = bool(result)
         reason = str(getattr(result, "reason", "") or "")
     return ok, reason
-
-
-def excerpt(text: str, limit: int = 600) -> str:
-    """``text`` cut in the middle to about ``limit`` characters: what a re-ask shows of a bad reply.
-
-    A re-ask is about the problem, not the reply: a long (often truncated) reply sent back in
-    full is what overflows a small context window.
-
-    >>> excerpt("a" * 50 + "b" * 50, limit=40)
-    'aaaaaaaaaaaaaaaaaaaa[... 60 characters cut ...]bbbbbbbbbbbbbbbbbbbb'
-    """
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}[... {len(text) - 2 * half} characters cut ...]{text[len(text) - half:]}"
 
 
 def _describe(constraint: Any) -> str:
@@ -121,39 +107,6 @@ def pipeline(llm: LLM, request: Request) -> Pipeline:
         constraint=constraint,
         hint=hint,
     )
-
-
-def fit_context(llm: LLM, request: Request) -> tuple[Request, int | None]:
-    """``request`` made to fit ``llm``'s context window, and its prompt tokens (``None`` if not counted).
-
-    Raises ``ContextWindowExceeded`` (before any call) when the prompt leaves no room for a
-    reply; caps ``max_tokens`` to the room left. Without a known window nothing is counted.
-
-    >>> from trace_opt.llm import DummyLLM
-    >>> llm = DummyLLM(context_window=100)
-    >>> fitted, prompt = fit_context(llm, llm.request("x" * 200, max_tokens=90))
-    >>> prompt, fitted.params["max_tokens"]
-    (54, 46)
-    """
-    window = llm.context_window
-    if window is None:
-        return request, None
-    prompt = llm.count_tokens(request.messages)
-    prefill = request.params.get("prefill")
-    if prefill:
-        prompt += llm.count_tokens([{"role": "assistant", "content": str(prefill)}])
-    room = window - prompt
-    if room < 1:
-        raise ContextWindowExceeded(
-            f"{llm!r}: the prompt has {prompt} tokens but the context window holds {window}",
-            hint="shorten the prompt (an optimizer's max_prompt_tokens) or use a model with a longer context",
-        )
-    max_tokens = request.params.get("max_tokens")
-    if isinstance(max_tokens, int) and max_tokens > room:
-        log.info("%r: max_tokens %d capped to %d, what the %d-token prompt leaves of %d", llm, max_tokens, room,
-                 prompt, window)  # fmt: skip
-        request = dataclasses.replace(request, params={**request.params, "max_tokens": room})
-    return request, prompt
 
 
 def _cached(llm: LLM, request: Request) -> Pipeline:
