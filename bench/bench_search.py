@@ -5,6 +5,7 @@
     python bench/bench_search.py --llm openai/gpt-4o-mini --budget 12
     python bench/bench_search.py --methods optoprime beam --tasks number linear
     python bench/bench_search.py --table bench/bench_search.jsonl   # print saved results
+    python bench/bench_search.py --table run.jsonl --save           # save them to bench/results/
 
 Seven small tasks, each with an automatic score in [0, 1] and a "solved" test: a number to
 hit a target, a linear fit (two numbers), a sentiment instruction (the agent is the same
@@ -211,6 +212,19 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _save(rows: list[dict[str, Any]], llm: str, budget: int, k: int) -> None:
+    """Save ``rows`` and a per-method summary to ``bench/results/bench_search.json``."""
+    summary = {m: {"solved": sum(r["solved"] for r in rows if r["method"] == m),
+                   "tasks": sum(r["method"] == m for r in rows),
+                   "calls": sum(r["calls"] for r in rows if r["method"] == m),
+                   "cached": sum(r["cached"] for r in rows if r["method"] == m),
+                   "skipped_steps": sum(r.get("skipped", 0) for r in rows if r["method"] == m)}
+               for m in dict.fromkeys(r["method"] for r in rows)}  # fmt: skip
+    save("bench_search", {"llm": llm, "budget": budget, "k": k, "summary": summary, "rows": rows},
+         notes="calls: provider calls within the budget; cached: answers from the run's own cache (free); "
+               "skipped_steps: steps logged as skipped because their proposals failed")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", default="local", help="the backend: 'local' (default) or a model string")
@@ -223,10 +237,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "trace_opt_bench"), help="LLM cache directory")
     parser.add_argument("--out", default="bench/bench_search.jsonl", help="append results here as JSON lines")
     parser.add_argument("--table", metavar="JSONL", help="only print the table of results saved in JSONL")
+    parser.add_argument("--save", action="store_true", help="with --table: save those rows to bench/results/")
     args = parser.parse_args(argv)
     if args.table:
         saved = [json.loads(line) for line in Path(args.table).read_text(encoding="utf-8").splitlines() if line.strip()]
         sys.stdout.write(table(saved) + "\n")
+        if args.save:  # e.g. the rows of a run that was stopped before its end
+            _save(saved, saved[0].get("llm", args.llm) if saved else args.llm, saved[0]["budget"] if saved else 0, args.k)
         return saved
     logging.basicConfig(level=logging.WARNING)
     llm = LocalLLM(n_ctx=2048) if args.llm == "local" else resolve(args.llm)
@@ -244,15 +261,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             with open(args.out, "a", encoding="utf-8") as f:
                 f.write(json.dumps({**row, "llm": args.llm, "time": time.time()}) + "\n")
     sys.stdout.write(table(rows) + "\n")
-    summary = {m: {"solved": sum(r["solved"] for r in rows if r["method"] == m),
-                   "tasks": sum(r["method"] == m for r in rows),
-                   "calls": sum(r["calls"] for r in rows if r["method"] == m),
-                   "cached": sum(r["cached"] for r in rows if r["method"] == m),
-                   "skipped_steps": sum(r["skipped"] for r in rows if r["method"] == m)}
-               for m in dict.fromkeys(r["method"] for r in rows)}  # fmt: skip
-    save("bench_search", {"llm": args.llm, "budget": budget, "k": args.k, "summary": summary, "rows": rows},
-         notes="calls: provider calls within the budget; cached: answers from the run's own cache (free); "
-               "skipped_steps: steps logged as skipped because their proposals failed")  # fmt: skip
+    _save(rows, args.llm, budget, args.k)
     return rows
 
 
