@@ -48,7 +48,7 @@ T = TypeVar("T")
 Reader = Callable[[str], "tuple[T, str]"]
 
 _IDENTITY: ContextVar[dict[str, Any]] = ContextVar("optimizers.sample_identity", default={})
-_ORDER = ("seed", "step", "sample", "attempt")
+_ORDER = ("seed", "step", "retry", "sample", "attempt")
 #: characters of a bad reply shown in a re-ask (its head and its tail)
 REASK_EXCERPT_CHARS = 400
 

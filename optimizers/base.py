@@ -100,8 +100,7 @@ class Optimizer:
         #: what each step commits to the active store (``trace_opt.store.use_store``): a Module
         #: (versions named like its state_dict; ``train`` sets it) or, if None, the parameters
         self.history: Any = None
-        #: the run's seed (``train`` sets it): part of every call's sample identity, so runs
-        #: with other seeds draw other samples while a repeated run is answered from the cache
+        #: the run's seed (``train`` sets it), part of every call's sample identity (see ``ask``)
         self.run_seed: int | str | None = None
         for group in _as_groups(parameters):
             self.add_param_group(group)
@@ -170,17 +169,21 @@ class Optimizer:
         ``proposal.rejected`` with the reason.
         """
         proposal = Proposal()
-        # Names that depend only on the graph: the same step renders the same prompt in every
-        # run, so re-running an experiment is answered from the LLM cache. The step number is
-        # part of each call's sample identity, so a later step that renders the same prompt
-        # draws a new sample (see ``ask``).
-        identity = sample_identity(seed=self.run_seed, step=self.step_count + 1)
+        # Names that depend only on the graph, so a re-run renders the same prompts (and hits the
+        # cache); the step is in each call's sample identity, so a later step samples afresh.
+        # a failed proposal leaves step_count as is: ``retry`` keeps the next from replaying it
+        retry = getattr(self, "_failed_proposals", 0) or None
+        identity = sample_identity(seed=self.run_seed, step=self.step_count + 1, retry=retry)
         with track_usage() as usage, stable_names(self.parameters), identity:
-            for index, group in enumerate(self.param_groups):
-                if any(p.feedback for p in group["params"]):
-                    proposal.merge(self._propose_group(index, group))
-        proposal.tokens, proposal.cost, proposal.calls = usage.total_tokens, usage.cost, usage.calls
-        proposal.cached_calls = usage.cached_calls
+            try:
+                for index, group in enumerate(self.param_groups):
+                    if any(p.feedback for p in group["params"]):
+                        proposal.merge(self._propose_group(index, group))
+            except Exception:
+                self._failed_proposals = (retry or 0) + 1
+                raise
+        proposal.tokens, proposal.cost, proposal.calls, proposal.cached_calls = (usage.total_tokens, usage.cost,
+                                                                                 usage.calls, usage.cached_calls)
         return proposal
 
     def _propose_group(self, index: int, group: dict[str, Any]) -> Proposal:
@@ -218,7 +221,7 @@ class Optimizer:
             self.state[p]["rejections"] += 1
         for index, entry in getattr(proposal, "memory", []):
             self._remember(index, entry)
-        self.step_count += 1
+        self.step_count, self._failed_proposals = self.step_count + 1, 0
         store = active_store()
         version = None
         if store is not None and changed:

@@ -288,3 +288,14 @@ def test_optoprime_prompts_fit_the_local_context_in_its_own_tokens(n_ctx: int) -
     tokens, budget = llm.count_tokens(messages), prompt_budget(llm, opt.param_groups[0], 8000)
     assert budget == n_ctx - 256 - REASK_RESERVE  # the reply's room and a re-ask's are kept free
     assert budget // 2 <= tokens <= budget  # the graph is cut to fit, not dropped
+
+
+def test_a_step_after_a_failed_one_draws_a_new_sample() -> None:
+    replies = iter(["not json", "still not json", json.dumps({"reasoning": "", "suggestion": {"x": 7}})])
+    fn = Counting(lambda m: next(replies))
+    x = trace.node(5, trainable=True, name="x")
+    log = train(lambda _: x * 1, [(None, 7)], lambda _, y, w: (float(y == w), "want 7"),
+                OptoPrime([x], llm=FunctionLLM(fn, name="flaky", temperature=0.7), max_reasks=0), epochs=3,
+                batch_size=1, trainer="step")  # fmt: skip
+    assert len(fn.calls) == 3 and x.data == 7  # the failed steps were not replayed from the cache
+    assert [r["note"].split(":")[0] for r in log[:2]] == ["skipped", "skipped"]
