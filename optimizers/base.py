@@ -30,8 +30,7 @@ __all__ = ["Optimizer"]
 log = logging.getLogger("optimizers")
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text := repr(value)) <= 80 else text[:77] + "..."
 
 
 def _as_groups(parameters: Any) -> list[dict[str, Any]]:
@@ -100,8 +99,7 @@ class Optimizer:
         #: what each step commits to the active store (``trace_opt.store.use_store``): a Module
         #: (versions named like its state_dict; ``train`` sets it) or, if None, the parameters
         self.history: Any = None
-        #: the run's seed (``train`` sets it), part of every call's sample identity (see ``ask``)
-        self.run_seed: int | str | None = None
+        self.run_seed: int | str | None = None  #: set by ``train``; in each call's sample identity
         for group in _as_groups(parameters):
             self.add_param_group(group)
 
@@ -169,12 +167,11 @@ class Optimizer:
         ``proposal.rejected`` with the reason.
         """
         proposal = Proposal()
-        # Names that depend only on the graph, so a re-run renders the same prompts (and hits the
-        # cache); the step is in each call's sample identity, so a later step samples afresh.
-        # a failed proposal leaves step_count as is: ``retry`` keeps the next from replaying it
+        # Graph-only names: a re-run renders the same prompts (cache hits); the step (and retry,
+        # after a failed proposal) in each call's identity: a later step samples afresh (``ask``).
         retry = getattr(self, "_failed_proposals", 0) or None
-        identity = sample_identity(seed=self.run_seed, step=self.step_count + 1, retry=retry)
-        with track_usage() as usage, stable_names(self.parameters), identity:
+        with track_usage() as usage, stable_names(self.parameters), sample_identity(
+                seed=self.run_seed, step=self.step_count + 1, retry=retry):  # fmt: skip
             try:
                 for index, group in enumerate(self.param_groups):
                     if any(p.feedback for p in group["params"]):

@@ -227,8 +227,7 @@ class SearchRun(ObservedSteps):
         self.failures += [p.details["unreadable"] for p in proposals if "unreadable" in p.details]
         memo = Proposal()
         memo.memory = next((p.memory for p in proposals if p.memory), [])
-        memo.calls, memo.tokens, memo.cost = (sum(p.calls for p in proposals), sum(p.tokens for p in proposals),
-                                              sum(p.cost for p in proposals))  # fmt: skip
+        memo.calls, memo.tokens, memo.cost = (sum(getattr(p, a) for p in proposals) for a in ("calls", "tokens", "cost"))
         self.optimizer.update(memo)  # remembers (parent values, feedback, score); changes nothing
         children: list[Candidate] = []
         for c in (self.child(parent, p) for p in proposals):
@@ -248,8 +247,7 @@ class SearchRun(ObservedSteps):
         record: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "best": best, "score": best,
                                   "calls": calls - before[0], "tokens": tokens - before[1], "cost": cost - before[2],
                                   "changed": self._changed(), "note": note, **extra}  # fmt: skip
-        if self.failures:  # when every proposal failed there is nothing to choose from: a skipped step
-            record["failed"] = self.failures
+        record.update({"failed": self.failures} if self.failures else {})  # every one failed: a skipped step
         if self.failures and len(self.failures) == self.proposed:
             record["note"] = f"skipped: all {self.proposed} proposals failed ({self.failures[-1]}); {note}"
         self.proposed, self.failures = 0, []
