@@ -5,6 +5,7 @@
     python bench/bench_search.py --llm openai/gpt-4o-mini --budget 12
     python bench/bench_search.py --methods optoprime beam --tasks number linear
     python bench/bench_search.py --table bench/bench_search.jsonl   # print saved results
+    python bench/bench_search.py --table run.jsonl --save           # save them to bench/results/
 
 Seven small tasks, each with an automatic score in [0, 1] and a "solved" test: a number to
 hit a target, a linear fit (two numbers), a sentiment instruction (the agent is the same
@@ -37,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import trace_opt as trace  # noqa: E402
 from optimizers import GEPA, BeamSearch, Budget, OptoPrime, PrioritySearch, evaluate, train  # noqa: E402
 from trace_opt.llm import LLM, Cache, LocalLLM, resolve, select, track_usage, use_cache  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import save  # noqa: E402
 
 Task = dict[str, Any]
 
@@ -174,19 +178,22 @@ def run_method(method: str, name: str, llm: LLM, calls: int, k: int) -> dict[str
     with track_usage() as usage:
         if method == "optoprime":
             with track_usage(max_calls=calls):
-                train(agent, data, fb, opt, trainer="step", epochs=calls, batch_size=len(data), concurrency=1,
-                      target_score=1.0)  # fmt: skip
+                log = train(agent, data, fb, opt, trainer="step", epochs=calls, batch_size=len(data), concurrency=1,
+                            target_score=1.0)  # fmt: skip
         else:
             trainer = {"beam": BeamSearch(k=k, beam_width=1), "priority": PrioritySearch(k=k),
                        "gepa": GEPA(k=k)}[method]  # fmt: skip
-            trainer.train(agent, data, fb, opt, steps=calls, batch_size=len(data), concurrency=1,
-                          budget=Budget(calls=calls), target_score=1.0)  # fmt: skip
+            log = trainer.train(agent, data, fb, opt, steps=calls, batch_size=len(data), concurrency=1,
+                                budget=Budget(calls=calls), target_score=1.0)  # fmt: skip
+    skipped = [str(r.get("note", "")) for r in log if str(r.get("note", "")).startswith("skipped")]
     seconds = time.perf_counter() - t0
     after = evaluate(agent, data, fb, concurrency=1)
     values = {p.name: p.data for p in task["params"]}
     return {"task": name, "method": method, "budget": calls, "before": before, "after": after,
             "solved": bool(task["solved"](after)), "calls": usage.calls, "cached": usage.cached_calls,
-            "tokens": usage.total_tokens, "seconds": round(seconds, 1), "values": {k: str(v)[:200] for k, v in values.items()}}  # fmt: skip
+            "tokens": usage.total_tokens, "seconds": round(seconds, 1), "skipped": len(skipped),
+            "skip_reasons": sorted({r.split(":")[1].strip() for r in skipped if ":" in r}),
+            "values": {k: str(v)[:200] for k, v in values.items()}}  # fmt: skip
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -205,6 +212,19 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _save(rows: list[dict[str, Any]], llm: str, budget: int, k: int) -> None:
+    """Save ``rows`` and a per-method summary to ``bench/results/bench_search.json``."""
+    summary = {m: {"solved": sum(r["solved"] for r in rows if r["method"] == m),
+                   "tasks": sum(r["method"] == m for r in rows),
+                   "calls": sum(r["calls"] for r in rows if r["method"] == m),
+                   "cached": sum(r["cached"] for r in rows if r["method"] == m),
+                   "skipped_steps": sum(r.get("skipped", 0) for r in rows if r["method"] == m)}
+               for m in dict.fromkeys(r["method"] for r in rows)}  # fmt: skip
+    save("bench_search", {"llm": llm, "budget": budget, "k": k, "summary": summary, "rows": rows},
+         notes="calls: provider calls within the budget; cached: answers from the run's own cache (free); "
+               "skipped_steps: steps logged as skipped because their proposals failed")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", default="local", help="the backend: 'local' (default) or a model string")
@@ -217,10 +237,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "trace_opt_bench"), help="LLM cache directory")
     parser.add_argument("--out", default="bench/bench_search.jsonl", help="append results here as JSON lines")
     parser.add_argument("--table", metavar="JSONL", help="only print the table of results saved in JSONL")
+    parser.add_argument("--save", action="store_true", help="with --table: save those rows to bench/results/")
     args = parser.parse_args(argv)
     if args.table:
         saved = [json.loads(line) for line in Path(args.table).read_text(encoding="utf-8").splitlines() if line.strip()]
         sys.stdout.write(table(saved) + "\n")
+        if args.save:  # e.g. the rows of a run that was stopped before its end
+            _save(saved, saved[0].get("llm", args.llm) if saved else args.llm, saved[0]["budget"] if saved else 0, args.k)
         return saved
     logging.basicConfig(level=logging.WARNING)
     llm = LocalLLM(n_ctx=2048) if args.llm == "local" else resolve(args.llm)
@@ -238,6 +261,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             with open(args.out, "a", encoding="utf-8") as f:
                 f.write(json.dumps({**row, "llm": args.llm, "time": time.time()}) + "\n")
     sys.stdout.write(table(rows) + "\n")
+    _save(rows, args.llm, budget, args.k)
     return rows
 
 

@@ -20,6 +20,7 @@ from trace_opt.errors import ConstraintViolation
 from trace_opt.llm import LLM, get_llm, resolve, track_usage
 from trace_opt.store import active_store
 
+from .ask import sample_identity
 from .hyper import Hyper, check_hyperparameters
 from . import state
 from .proposal import Proposal, check_value, jsonable
@@ -29,8 +30,7 @@ __all__ = ["Optimizer"]
 log = logging.getLogger("optimizers")
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text := repr(value)) <= 80 else text[:77] + "..."
 
 
 def _as_groups(parameters: Any) -> list[dict[str, Any]]:
@@ -99,6 +99,7 @@ class Optimizer:
         #: what each step commits to the active store (``trace_opt.store.use_store``): a Module
         #: (versions named like its state_dict; ``train`` sets it) or, if None, the parameters
         self.history: Any = None
+        self.run_seed: int | str | None = None  #: set by ``train``; in each call's sample identity
         for group in _as_groups(parameters):
             self.add_param_group(group)
 
@@ -166,13 +167,20 @@ class Optimizer:
         ``proposal.rejected`` with the reason.
         """
         proposal = Proposal()
-        # Names that depend only on the graph: the same step renders the same prompt in every
-        # run, so re-running an experiment is answered from the LLM cache.
-        with track_usage() as usage, stable_names(self.parameters):
-            for index, group in enumerate(self.param_groups):
-                if any(p.feedback for p in group["params"]):
-                    proposal.merge(self._propose_group(index, group))
-        proposal.tokens, proposal.cost, proposal.calls = usage.total_tokens, usage.cost, usage.calls
+        # Graph-only names: a re-run renders the same prompts (cache hits); the step (and retry,
+        # after a failed proposal) in each call's identity: a later step samples afresh (``ask``).
+        retry = getattr(self, "_failed_proposals", 0) or None
+        with track_usage() as usage, stable_names(self.parameters), sample_identity(
+                seed=self.run_seed, step=self.step_count + 1, retry=retry):  # fmt: skip
+            try:
+                for index, group in enumerate(self.param_groups):
+                    if any(p.feedback for p in group["params"]):
+                        proposal.merge(self._propose_group(index, group))
+            except Exception:
+                self._failed_proposals = (retry or 0) + 1
+                raise
+        proposal.tokens, proposal.cost, proposal.calls, proposal.cached_calls = (usage.total_tokens, usage.cost,
+                                                                                 usage.calls, usage.cached_calls)
         return proposal
 
     def _propose_group(self, index: int, group: dict[str, Any]) -> Proposal:
@@ -210,7 +218,7 @@ class Optimizer:
             self.state[p]["rejections"] += 1
         for index, entry in getattr(proposal, "memory", []):
             self._remember(index, entry)
-        self.step_count += 1
+        self.step_count, self._failed_proposals = self.step_count + 1, 0
         store = active_store()
         version = None
         if store is not None and changed:
@@ -221,6 +229,7 @@ class Optimizer:
             "tokens": getattr(proposal, "tokens", 0),
             "cost": getattr(proposal, "cost", 0.0),
             "calls": getattr(proposal, "calls", 0),
+            "cached_calls": getattr(proposal, "cached_calls", 0),
             "changed": changed,
             "rejected": {p.py_name: reason for p, reason in rejected.items()},
             "reasoning": str(getattr(proposal, "reasoning", ""))[:500],

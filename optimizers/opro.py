@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from trace_opt.constraints import estimate_tokens
+
 from . import templates
 from .base import Optimizer
+from .fit import fit_prompt, prompt_budget
 from .hyper import COMMON, Hyper, int_at_least, is_bool, optional_text
 from .proposal import Proposal
 from .render import constraint_line, format_value, render_memory, value_line
@@ -44,7 +47,18 @@ class OPRO(Optimizer):
     }
 
     def render_prompt(self, index: int = 0) -> list[dict[str, str]]:
-        """The chat messages ``propose`` would send for group ``index``."""
+        """The chat messages ``propose`` would send for group ``index``.
+
+        The history shown is the newest that fits 4,000 tokens and what the backend's context
+        window leaves for the reply and a re-ask (see ``optimizers.fit``).
+        """
+        budget = prompt_budget(self.llm, self.param_groups[index])
+        if budget is None:
+            return self._render(index, 4000)
+        fixed = estimate_tokens(self._render(index, 0)[0]["content"])  # the prompt without a history
+        return fit_prompt(self.llm, lambda tokens: (self._render(index, min(4000, tokens - fixed)), None), budget)[0]
+
+    def _render(self, index: int, history_tokens: int) -> list[dict[str, str]]:
         group = self.param_groups[index]
         limit = group["max_value_chars"]
         params = [p for p in group["params"] if p.feedback]
@@ -54,7 +68,7 @@ class OPRO(Optimizer):
         scored = all(e.get("score") is not None for e in entries)
         if scored:
             entries.sort(key=lambda e: e["score"])
-        text = render_memory(entries, names, limit=limit, budget_tokens=4000)
+        text = render_memory(entries, names, limit=limit, budget_tokens=history_tokens) if history_tokens > 0 else ""
         history = templates.fill(
             "opro_history", order="from the lowest score to the highest" if scored else "oldest first", entries=text
         ) if text else ""  # fmt: skip

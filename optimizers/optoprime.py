@@ -16,6 +16,7 @@ from trace_opt.constraints import estimate_tokens
 
 from . import templates
 from .base import Optimizer
+from .fit import fit_prompt, prompt_budget
 from .hyper import COMMON, Hyper, int_at_least, is_bool, optional_text
 from .proposal import Proposal
 from .render import Sections, render_memory, render_sections
@@ -29,7 +30,8 @@ class OptoPrime(Optimizer):
 
     Hyperparameters: ``objective`` (the #Instruction; default: improve the outputs according
     to the feedback), ``memory_size`` (past (variables, feedback) pairs shown; 0 = none),
-    ``max_prompt_tokens`` (the prompt budget), ``max_value_chars`` (longest rendering of one
+    ``max_prompt_tokens`` (the prompt budget in the backend's tokens, lowered to what its
+    context window leaves for the reply and a re-ask), ``max_value_chars`` (longest rendering of one
     value), ``include_example``, ``use_schema`` (decode under a JSON schema where the backend
     enforces it), ``max_reasks``, ``max_tokens`` (reply limit), ``llm_params``.
 
@@ -49,7 +51,7 @@ class OptoPrime(Optimizer):
         **COMMON,
         "objective": Hyper(None, optional_text, "the #Instruction text: a non-empty string, or None for the default"),
         "memory_size": Hyper(0, int_at_least(0), "how many past (variables, feedback) pairs to show: an int >= 0"),
-        "max_prompt_tokens": Hyper(8000, int_at_least(1000), "the prompt budget in tokens: an int >= 1000"),
+        "max_prompt_tokens": Hyper(8000, int_at_least(1000), "the prompt budget in the backend's tokens: an int >= 1000"),
         "include_example": Hyper(False, is_bool, "show a solved example problem: True or False"),
         "use_schema": Hyper(True, is_bool, "decode replies under a JSON schema where the backend can: True or False"),
     }
@@ -64,13 +66,23 @@ class OptoPrime(Optimizer):
         return templates.fill("memory", entries=entries) if entries else ""
 
     def render_prompt(self, index: int = 0) -> tuple[list[dict[str, str]], Sections]:
-        """The chat messages ``propose`` would send for group ``index``, and their sections."""
+        """The chat messages ``propose`` would send for group ``index``, and their sections.
+
+        They hold at most ``max_prompt_tokens`` of the backend's tokens, and leave room in its
+        context window for the reply and a re-ask (see ``optimizers.fit``).
+        """
+        group = self.param_groups[index]
+        budget = prompt_budget(self.llm, group, group["max_prompt_tokens"])
+        return fit_prompt(self.llm, lambda tokens: self._render(index, tokens), budget or group["max_prompt_tokens"])
+
+    def _render(self, index: int, budget_tokens: int) -> tuple[list[dict[str, str]], Sections]:
+        """The messages within ``budget_tokens`` as estimated by characters (``fit_prompt`` checks them)."""
         group = self.param_groups[index]
         sg = subgraph([p for p in group["params"] if p.feedback])
         system = templates.render("optoprime_system")
         example = templates.fill("optoprime_example") if group["include_example"] else ""
         objective = group["objective"] or templates.render("optoprime_objective").strip()
-        budget = group["max_prompt_tokens"] - estimate_tokens(system + example + objective) - 120
+        budget = budget_tokens - estimate_tokens(system + example + objective) - 120
         memory = self._memory_text(index, group, budget // 4)
         sections = render_sections(sg, budget_tokens=budget - estimate_tokens(memory),
                                    max_value_chars=group["max_value_chars"])  # fmt: skip

@@ -46,6 +46,8 @@ class Proposal(dict[ParameterNode[Any], Any]):
         self.tokens = 0
         self.cost = 0.0
         self.calls = 0
+        #: answers served by the LLM cache (free; a repeated prompt at temperature 0, or a re-run)
+        self.cached_calls = 0
 
     def merge(self, other: Proposal) -> None:
         """Fold another group's proposal into this one."""

@@ -17,12 +17,12 @@ from typing import Any
 
 from trace_opt import Feedback, MessageNode, Node, ParameterNode, Propagator, Subgraph, execution, subgraph
 from trace_opt.constraints import JSONSchema
-from trace_opt.errors import ReplyParseError
 from trace_opt.llm import LLM, get_llm
 
 from . import templates
 from .ask import ask
 from .base import Optimizer
+from .failures import SKIPPABLE, skip_reason
 from .hyper import COMMON, Hyper, int_at_least, is_bool, optional_text
 from .parsing import extract_object, match_names
 from .proposal import Proposal
@@ -47,7 +47,9 @@ def _texts(items: Iterable[Any]) -> list[str]:
 class TextualGradients(Propagator):
     """A propagator whose message along each edge is the LLM's advice for that input.
 
-    An operation whose reply cannot be read passes its feedback on unchanged (and logs it).
+    An operation whose call fails for a reason that concerns only it (an unreadable reply, a
+    prompt too long for the context; see ``optimizers.failures``) passes its feedback on
+    unchanged (and logs why).
 
     >>> import trace_opt as trace
     >>> from trace_opt.llm import FunctionLLM
@@ -111,8 +113,10 @@ class TextualGradients(Propagator):
         try:
             found = ask(get_llm(self._llm), messages, read, schema=schema, max_reasks=self.max_reasks,
                         params=self.llm_params, exchanges=exchanges)  # fmt: skip
-        except ReplyParseError as e:
-            log.warning("textual gradient of %s unreadable, passing its feedback on: %s", op.py_name, e)
+        except SKIPPABLE as e:  # unreadable, too long for the context, the provider failing...
+            if skip_reason(e) is None:
+                raise
+            log.warning("textual gradient of %s failed, passing its feedback on: %s", op.py_name, skip_reason(e))
             found = {}
         joined = "\n".join(feedback)
         return {t: found.get(t.py_name, joined) for t in targets}

@@ -20,16 +20,18 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from trace_opt import Module, Node, execution, stop_tracing
-from trace_opt.errors import BudgetExceeded, ReplyParseError
+from trace_opt.errors import BudgetExceeded
 from trace_opt.llm import LocalLLM, track_usage
 
 from .base import Optimizer
 from .observe import TrainingRun
+from .failures import SKIPPABLE, skip_reason
 from .progress import load_progress, save_progress
 from .data import Example, Judge, judge
 from .data import examples as _examples
 from .data import run_example as _run
 from .search import BeamSearch, SearchTrainer
+from .search.trainer import _int as _check  # the same int checks and messages
 from .trainlog import TrainLog
 
 __all__ = ["evaluate", "train"]
@@ -52,13 +54,6 @@ def evaluate(
         results = execution.map(lambda ex: _run(agent, eval_fn, ex, failure_score)[1], examples, concurrency=concurrency)
     scores = [0.0 if s is None else s for s in results]
     return sum(scores) / len(scores)
-
-
-def _check(name: str, value: Any, low: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
 
 
 def _bar(done: int, total: int, record: dict[str, Any]) -> None:
@@ -103,18 +98,19 @@ def train(
     parameters with the best score are restored at the end (``restore_best``) and saved to
     ``checkpoint`` (``Module.save``) whenever they improve. Training stops early after
     ``patience`` evaluations without improvement, on reaching ``target_score``, when
-    ``callback(record)`` returns ``False``, or when an LLM budget is exhausted. A step whose
-    reply cannot be read is logged as skipped. ``verbose`` draws a progress bar on stderr.
-
-    ``progress`` is a file the state is written to after every step; if it exists, training
-    resumes after the last completed step (with the LLM cache, answered calls are not paid
-    for again). It applies to the one-suggestion loop.
+    ``callback(record)`` returns ``False``, or when an LLM budget is exhausted. A failed
+    proposal is a skipped step (``optimizers.failures``). ``seed`` is in every call's sample
+    identity: a seeded re-run hits the cache. ``progress`` is a file the state is written to
+    after every step; if it exists, training resumes after the last completed step (answered
+    calls come from the LLM cache). It applies to the one-suggestion loop; ``verbose`` draws a
+    progress bar on stderr.
 
     ``trainer`` picks the loop: ``"step"`` is the one above (one suggestion per step); a
     ``SearchTrainer`` (``BeamSearch``, ``PrioritySearch``, ``GEPA``) samples k candidates per
     step and keeps the best, returning a ``SearchLog``; ``"auto"`` (the default) is
-    ``BeamSearch(k=4, beam_width=1)`` -- best-of-4 -- when the optimizer's model is the embedded
-    ``LocalLLM``, whose single suggestions are rarely better, and ``"step"`` otherwise.
+    best-of-4 (``BeamSearch(k=4, beam_width=1)``) on the embedded ``LocalLLM`` -- a sample costs
+    time, not money, and a 135M model's one suggestion is rarely better -- else ``"step"``
+    (hosted samples are paid for; pass a ``BeamSearch`` to search there).
 
     >>> import trace_opt as trace
     >>> from trace_opt.llm import FunctionLLM
@@ -128,6 +124,7 @@ def train(
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
+    optimizer.run_seed = seed if seed is not None else f"unseeded-{os.urandom(6).hex()}"
     if trainer == "auto":
         trainer = BeamSearch(k=4, beam_width=1) if isinstance(optimizer.llm, LocalLLM) else "step"
     if isinstance(trainer, SearchTrainer):
@@ -252,8 +249,10 @@ def _step_loop(
                     try:
                         stepped = optimizer.step()
                         record["changed"], record["rejected"] = stepped["changed"], stepped["rejected"]
-                    except ReplyParseError as e:
-                        record["note"] = f"skipped: {str(e).splitlines()[0]}"
+                    except SKIPPABLE as e:
+                        if (reason := skip_reason(e)) is None:
+                            raise
+                        record["note"] = f"skipped: {reason}"
                         log.warning("step %d skipped: %s", step, e)
                     if val is not None:
                         record["score"] = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)

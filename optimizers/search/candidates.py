@@ -1,15 +1,16 @@
 """k proposals per step, and the candidates (parameter sets) a search keeps.
 
-``propose_k`` composes on the optimizer's own ``propose()``: each sample is made by a shallow
-copy of the optimizer whose LLM parameters carry a distinct ``sample_id`` (and the sampling
-temperature), so the k replies are independent samples -- also through the cache, which keys
-on the sample id -- and each is read, checked and constrained exactly as a single step's reply
+``propose_k`` composes on the optimizer's own ``propose()``: each sample's calls carry a
+distinct ``sample=`` in their sample identity (and are made by a shallow copy of the optimizer
+with the sampling temperature), so the k replies are independent samples -- also through the
+cache, which keys on the identity -- and each is read, checked and constrained exactly as a single step's reply
 would be (on the local model: decoded under the JSON schema, so every value has its
 parameter's type and constraint). Nothing is changed: like ``propose``, it only returns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections.abc import Sequence
@@ -17,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trace_opt import ParameterNode, execution
-from trace_opt.errors import BudgetExceeded, ReplyParseError
+from trace_opt.errors import BudgetExceeded
 from trace_opt.llm import track_usage
 
+from ..ask import sample_identity
 from ..base import Optimizer
+from ..failures import SKIPPABLE, skip_reason
 from ..proposal import Proposal, jsonable
 from .budget import Clock
 
@@ -75,36 +78,38 @@ class Candidate:
         return {p.py_name: jsonable(v) for p, v in zip(params, self.values)}
 
 
-def _sampler(optimizer: Optimizer, sample_id: int, temperature: float | None) -> Optimizer:
-    """A shallow copy of ``optimizer`` whose every LLM call carries ``sample_id``/``temperature``.
+def _sampler(optimizer: Optimizer, temperature: float | None, max_reasks: int | None) -> Optimizer:
+    """A shallow copy of ``optimizer`` whose every LLM call samples at ``temperature`` and re-asks
+    at most ``max_reasks`` times (``None``: as the optimizer's groups say).
 
-    ``ask`` passes a group's ``llm_params`` as keyword arguments of ``llm.complete``, whose
-    ``sample_id`` keyword thereby receives the id. The copy shares parameters, state and
-    memory with the original, which ``propose`` only reads.
+    The copy shares parameters, state and memory with the original, which ``propose`` only
+    reads.
     """
-    extra: dict[str, Any] = {"sample_id": sample_id}
-    if temperature is not None:
-        extra["temperature"] = temperature
+    extra: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
     clone = copy.copy(optimizer)
-    clone.param_groups = [{**g, "llm_params": {**(g.get("llm_params") or {}), **extra}} for g in optimizer.param_groups]
+    clone.param_groups = [
+        {**g, "llm_params": {**(g.get("llm_params") or {}), **extra},
+         **({} if max_reasks is None else {"max_reasks": max_reasks})}
+        for g in optimizer.param_groups
+    ]  # fmt: skip
     return clone
 
 
-def _one(optimizer: Optimizer, sample_id: int, temperature: float | None, clock: Clock | None) -> Proposal:
-    """One sample; an unreadable reply becomes an empty proposal noting why."""
-    with track_usage() as usage:
+def _one(optimizer: Optimizer, sample: int, temperature: float | None, max_reasks: int | None,
+         clock: Clock | None) -> Proposal:  # fmt: skip
+    """One sample; a failed one (unreadable reply, LLM error) becomes an empty proposal noting why."""
+    with track_usage() as usage, sample_identity(sample=sample):
         try:
-            if clock is None:
-                proposal = _sampler(optimizer, sample_id, temperature).propose()
-            else:
-                with clock.timed("propose"):
-                    proposal = _sampler(optimizer, sample_id, temperature).propose()
-        except ReplyParseError as e:
-            log.info("sample %d unreadable: %s", sample_id, str(e).splitlines()[0])
+            with clock.timed("propose") if clock is not None else contextlib.nullcontext():
+                proposal = _sampler(optimizer, temperature, max_reasks).propose()
+        except SKIPPABLE as e:
+            if (reason := skip_reason(e)) is None:
+                raise
+            log.info("sample %d failed: %s", sample, reason)
             proposal = Proposal()
-            proposal.details["unreadable"] = str(e).splitlines()[0]
+            proposal.details["unreadable"] = reason
     proposal.tokens, proposal.cost, proposal.calls = usage.total_tokens, usage.cost, usage.calls
-    proposal.details["sample_id"] = sample_id
+    proposal.details["sample_id"] = sample
     return proposal
 
 
@@ -116,11 +121,16 @@ def propose_k(
     first_sample: int = 0,
     concurrency: int = 1,
     clock: Clock | None = None,
+    max_reasks: int | None = None,
 ) -> list[Proposal]:
     """``k`` independent proposals (samples ``first_sample`` ... ``first_sample + k - 1``).
 
-    Call after ``backward`` as you would ``propose``; nothing is changed. A sample whose reply
-    cannot be read is an empty ``Proposal`` with ``details["unreadable"]``. When a budget runs
+    Call after ``backward`` as you would ``propose``; nothing is changed. Each sample's calls
+    carry ``sample=<i>`` in their sample identity (see ``optimizers.ask``). ``max_reasks``
+    overrides the optimizer's re-asks per sample (search trainers pass 0: a fresh sample is
+    as good as a repaired one, and costs one call). A sample whose reply cannot be read, or
+    whose LLM call failed for a reason that concerns only it (``optimizers.failures``), is an
+    empty ``Proposal`` with the reason in ``details["unreadable"]``. When a budget runs
     out the proposals made so far are returned (fewer than ``k``); if none was made, the
     ``BudgetExceeded`` is raised. Each proposal's ``details["sample_id"]`` names its sample.
 
@@ -144,7 +154,7 @@ def propose_k(
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
     ids = list(range(first_sample, first_sample + k))
-    results = execution.map(lambda i: _one(optimizer, i, temperature, clock), ids, concurrency=concurrency,
+    results = execution.map(lambda i: _one(optimizer, i, temperature, max_reasks, clock), ids, concurrency=concurrency,
                             return_exceptions=True)  # fmt: skip
     proposals: list[Proposal] = []
     stopped: BudgetExceeded | None = None

@@ -10,6 +10,7 @@ the examples seen), the store commits, and the per-step records.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -72,6 +73,7 @@ class SearchRun(ObservedSteps):
         self._order: list[int] = []
         self._spent = (0, 0, 0.0)
         self._last_best: Candidate | None = None
+        self.proposed, self.failures = 0, list[str]()  # proposals asked for this step; reasons of failed ones
 
     # -- data ------------------------------------------------------------------------------
 
@@ -139,14 +141,9 @@ class SearchRun(ObservedSteps):
         """Run ``c``'s parameters on examples ``batch`` and record the scores on ``c``."""
         self.apply(c.values)
         fn, fail = self.feedback_fn, self.opts["failure_score"]
-        with self.clock.timed("evaluate"):
-            if traced:
-                results = execution.map(lambda i: run_example(self.agent, fn, self.examples[i], fail), batch,
-                                        concurrency=self.opts["concurrency"])  # fmt: skip
-            else:
-                with stop_tracing():
-                    results = execution.map(lambda i: run_example(self.agent, fn, self.examples[i], fail), batch,
-                                            concurrency=self.opts["concurrency"])  # fmt: skip
+        with self.clock.timed("evaluate"), contextlib.nullcontext() if traced else stop_tracing():
+            results = execution.map(lambda i: run_example(self.agent, fn, self.examples[i], fail), batch,
+                                    concurrency=self.opts["concurrency"])  # fmt: skip
         for (x, _), (_, score, _) in zip((self.examples[i] for i in batch), results):
             if score is None:
                 raise ValueError(
@@ -221,14 +218,16 @@ class SearchRun(ObservedSteps):
         del results
         try:
             proposals = propose_k(self.optimizer, k, temperature=t.temperature, first_sample=self.next_sample,
-                                  concurrency=t.proposal_concurrency, clock=self.clock)  # fmt: skip
+                                  concurrency=t.proposal_concurrency, clock=self.clock,
+                                  max_reasks=t.max_reasks)  # fmt: skip
         finally:
             self.next_sample += k
             self.optimizer.zero_feedback()
+        self.proposed += len(proposals)
+        self.failures += [p.details["unreadable"] for p in proposals if "unreadable" in p.details]
         memo = Proposal()
-        memo.memory = proposals[0].memory if proposals else []
-        memo.calls, memo.tokens = sum(p.calls for p in proposals), sum(p.tokens for p in proposals)
-        memo.cost = sum(p.cost for p in proposals)
+        memo.memory = next((p.memory for p in proposals if p.memory), [])
+        memo.calls, memo.tokens, memo.cost = (sum(getattr(p, a) for p in proposals) for a in ("calls", "tokens", "cost"))
         self.optimizer.update(memo)  # remembers (parent values, feedback, score); changes nothing
         children: list[Candidate] = []
         for c in (self.child(parent, p) for p in proposals):
@@ -242,14 +241,16 @@ class SearchRun(ObservedSteps):
 
     def end_step(self, note: str = "", **extra: Any) -> bool:
         """Record the step; return whether to stop (target, patience, callback)."""
-        usage = self.usage
-        calls, tokens, cost = (usage.calls, usage.total_tokens, usage.cost) if usage else (0, 0, 0.0)
-        before = self._spent
-        self._spent = (calls, tokens, cost)
+        calls, tokens, cost = (self.usage.calls, self.usage.total_tokens, self.usage.cost) if self.usage else (0, 0, 0.0)
+        before, self._spent = self._spent, (calls, tokens, cost)
         best = None if self.best is None else self.rank(self.best)
         record: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "best": best, "score": best,
                                   "calls": calls - before[0], "tokens": tokens - before[1], "cost": cost - before[2],
                                   "changed": self._changed(), "note": note, **extra}  # fmt: skip
+        record.update({"failed": self.failures} if self.failures else {})  # every one failed: a skipped step
+        if self.failures and len(self.failures) == self.proposed:
+            record["note"] = f"skipped: all {self.proposed} proposals failed ({self.failures[-1]}); {note}"
+        self.proposed, self.failures = 0, []
         improved = bool(self.log) and best is not None and (self.log[-1].get("best") is None or best > self.log[-1]["best"])
         self.stale = 0 if improved or not self.log else self.stale + 1
         if not self.stop and self.opts["target_score"] is not None and best is not None and best >= self.opts["target_score"]:

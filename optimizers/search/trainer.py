@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,16 @@ class SearchTrainer:
         verbatim: examples whose feedback (and graph) is shown verbatim per expansion.
         proposal_concurrency: proposals requested at once (1 for a local model, which
             serializes calls anyway).
+        max_reasks: re-asks per sample after an unusable reply (default 0). In a search a fresh
+            sample is as good as a repaired one, so an unusable reply -- code that does not
+            compile, a value breaking its constraint, unreadable JSON -- costs one call and the
+            sample is dropped (logged as ``unreadable`` or ``unchanged``), instead of up to
+            three calls for one candidate. ``None`` keeps the optimizer's own ``max_reasks``.
+
+    A proposal that fails for a reason concerning only it (an unreadable reply, a prompt too
+    long for the context, a provider failing after its retries; see ``optimizers.failures``)
+    is dropped; a step whose proposals all failed is logged as ``skipped`` with the reason.
+    Only a spent budget or a wrong setup (bad key, unknown model) ends the search.
 
     ``train(agent, dataset, feedback_fn, optimizer, ...)`` takes ``train``'s arguments plus
     ``steps`` (default ``epochs * ceil(len(dataset) / batch_size)``), ``budget`` (a ``Budget``)
@@ -76,11 +87,13 @@ class SearchTrainer:
         max_feedback_tokens: int = 800,
         verbatim: int = 3,
         proposal_concurrency: int = 1,
+        max_reasks: int | None = 0,
     ) -> None:
         _int("k", k, 1)
         _int("max_feedback_tokens", max_feedback_tokens, 50)
         _int("verbatim", verbatim, 1)
         _int("proposal_concurrency", proposal_concurrency, 1)
+        _int("max_reasks", max_reasks, 0, optional=True)
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
                                         or not 0 <= temperature <= 2):  # fmt: skip
             raise ValueError(f"Invalid temperature: {temperature!r}\nhelp: pass a number in [0, 2], or None")
@@ -89,6 +102,7 @@ class SearchTrainer:
         self.max_feedback_tokens = max_feedback_tokens
         self.verbatim = verbatim
         self.proposal_concurrency = proposal_concurrency
+        self.max_reasks = max_reasks
 
     def train(
         self,
@@ -134,6 +148,8 @@ class SearchTrainer:
                     target_score=target_score, checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle,
                     seed=seed, failure_score=failure_score, callback=callback, verbose=verbose,
                     batch_size=batch_size)  # fmt: skip
+        # the seed is part of every call's sample identity (see optimizers.ask)
+        optimizer.run_seed = seed if seed is not None else f"unseeded-{uuid.uuid4().hex[:12]}"
         run = SearchRun(self, agent, dataset, feedback_fn, optimizer, opts)
         total = steps if steps is not None else epochs * math.ceil(len(run.examples) / batch_size)
         options = {"steps": total, "batch_size": batch_size, "concurrency": concurrency, "patience": patience,

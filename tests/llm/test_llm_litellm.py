@@ -20,8 +20,9 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is first imported: no network
 pytest.importorskip("litellm")
 
-# litellm 1.106 builds pydantic schemas of TypedDicts with ReadOnly items; pydantic warns (not our code).
-pytestmark = pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning")
+# litellm (1.106 and later) builds pydantic schemas of TypedDicts with ReadOnly items; pydantic
+# warns, in the singular or (pydantic 2.14) the plural -- not our code.
+pytestmark = pytest.mark.filterwarnings("ignore:Items? .* (is|are) using the `ReadOnly` qualifier:UserWarning")
 
 from trace_opt.constraints import Regex  # noqa: E402
 from trace_opt.errors import (  # noqa: E402
@@ -87,7 +88,8 @@ class _Server:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
-                server.headers.append(dict(self.headers))
+                # HTTP header names are case-insensitive; newer httpx sends them in lower case
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 status, payload = server.script.pop(0) if server.script else (200, _reply("default"))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -146,7 +148,7 @@ def test_real_http_round_trip(server: _Server) -> None:
     sent = server.requests[0]
     assert sent["messages"] == [{"role": "user", "content": "hi"}]
     assert sent["temperature"] == 0.2 and sent["max_tokens"] == 9
-    assert server.headers[0]["Authorization"] == "Bearer sk-test-secret"
+    assert server.headers[0]["authorization"] == "Bearer sk-test-secret"
 
 
 def test_real_http_async(server: _Server) -> None:
@@ -207,3 +209,32 @@ def test_the_cache_never_stores_the_key_and_keys_the_endpoint(server: _Server, t
     cache.close()
     assert "sk-test-secret" not in blob
     assert [r["request"]["llm"]["endpoint"] for r in json.loads(blob)] == [server.url]  # keyed, without credentials
+
+
+def test_the_cost_map_stays_local_without_the_variable_set() -> None:
+    """The backend sets ``LITELLM_LOCAL_MODEL_COST_MAP`` itself before importing litellm: a fresh
+    process with the variable unset and every outbound connection refused still prices a call."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import os, socket
+        os.environ.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
+        attempts = []
+        def refuse(self, address):
+            attempts.append(address)
+            raise OSError("no network in this test")
+        socket.socket.connect = refuse
+        from trace_opt.llm import LiteLLM
+        llm = LiteLLM("openai/gpt-4o-mini", mock_response="ok")
+        resp = llm.complete("hi")
+        assert resp.cost and resp.cost > 0, resp
+        assert llm.context_window == 128000 and not attempts, attempts
+        print("ok")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

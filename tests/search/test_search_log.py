@@ -80,8 +80,12 @@ def test_unreadable_replies_cost_calls_but_never_crash_the_search() -> None:
     x = trace.node(0, trainable=True, name="x")
     log = BeamSearch(k=2).train(lambda _: x * 1, [(None, 3)], fb,
                                 OptoPrime([x], llm=FunctionLLM(lambda m, **kw: "no idea"), max_reasks=1), steps=2)  # fmt: skip
-    assert x.data == 0 and log.calls == 8 and {r["status"] for r in log.candidates[1:]} == {"unreadable"}
+    # the search does not re-ask (max_reasks=0 by default): one call per unusable sample
+    assert x.data == 0 and log.calls == 4 and {r["status"] for r in log.candidates[1:]} == {"unreadable"}
     assert "no usable reply" in log.candidates[1]["note"]
+    assert all(r["note"].startswith("skipped: all 2 proposals failed (ReplyParseError") for r in log)
+    assert BeamSearch(k=2, max_reasks=None).train(lambda _: x * 1, [(None, 3)], fb, OptoPrime(
+        [x], llm=FunctionLLM(lambda m, **kw: "no idea"), max_reasks=1), steps=2).calls == 8  # the optimizer's re-asks
     assert not issubclass(ReplyParseError, KeyboardInterrupt)
 
 

@@ -54,6 +54,10 @@ class LLM(metaclass=_Factory):
         rpm: at most this many calls started per minute.
         cost_per_token: ``(input, output)`` dollars per token, for backends that report no cost.
         constraint_attempts: how many replies to try when a constraint is checked after the fact.
+        context_window: tokens the model can hold, prompt and reply together (default: what the
+            backend reports -- llama.cpp's ``n_ctx``, litellm's model table -- or ``None``,
+            unknown). Every call is fitted to it: a prompt that does not fit is refused before
+            it is sent, and ``max_tokens`` is capped to what the prompt leaves.
         cacheable: whether answers go through the active cache (default: the class's choice;
             ``DummyLLM`` says no, since a script's replies depend on call order, not the request).
         **defaults: parameters sent with every call (``temperature=0``...), overridable per call.
@@ -80,6 +84,7 @@ class LLM(metaclass=_Factory):
         rpm: float | None = None,
         cost_per_token: tuple[float, float] | None = None,
         constraint_attempts: int = 3,
+        context_window: int | None = None,
         cacheable: bool | None = None,
         **defaults: Any,
     ) -> None:
@@ -87,12 +92,16 @@ class LLM(metaclass=_Factory):
             raise ValueError(f"Invalid timeout: {timeout!r} (help: pass seconds > 0, or None for no limit)")
         if constraint_attempts < 1:
             raise ValueError(f"Invalid constraint_attempts: {constraint_attempts!r} (help: pass an int >= 1)")
+        if context_window is not None and (isinstance(context_window, bool) or not isinstance(context_window, int)
+                                           or context_window < 16):  # fmt: skip
+            raise ValueError(f"Invalid context_window: {context_window!r} (help: pass tokens as an int >= 16, or None)")
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.limiter = Limiter(max_concurrency=max_concurrency, rpm=rpm)
         self.cost_per_token = cost_per_token
         self.constraint_attempts = constraint_attempts
         self.cacheable = type(self).cacheable_by_default if cacheable is None else cacheable
+        self._context_window = context_window
         self.defaults: dict[str, Any] = dict(defaults)
 
     # -- what subclasses provide ---------------------------------------------------------
@@ -127,8 +136,26 @@ class LLM(metaclass=_Factory):
         """Map a backend-specific exception onto the trace_opt error tree (see ``retry.classify``)."""
         return exc
 
+    @property
+    def context_window(self) -> int | None:
+        """Tokens the model holds, prompt and reply together; ``None`` when unknown.
+
+        >>> from trace_opt.llm import DummyLLM
+        >>> DummyLLM(context_window=512).context_window, DummyLLM().context_window
+        (512, None)
+        """
+        return self._context_window if self._context_window is not None else self._native_context_window()
+
+    def _native_context_window(self) -> int | None:
+        """What the backend itself knows of its context size (subclasses override)."""
+        return None
+
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        """Prompt tokens of ``messages``, used to refuse calls a budget cannot afford."""
+        """Prompt tokens of ``messages``: for budgets, and to fit a call into the context window.
+
+        This default is an estimate (4 characters a token, plus 4 per message); backends with a
+        tokenizer (llama.cpp, litellm's ``token_counter``) count exactly.
+        """
         return sum(estimate_tokens(str(m.get("content", ""))) + 4 for m in messages)
 
     def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -150,6 +177,7 @@ class LLM(metaclass=_Factory):
         *,
         constraint: Any = None,
         sample_id: int | str | None = None,
+        rollout: str | None = None,
         **params: Any,
     ) -> Request:
         """Build the canonical :class:`Request` a call with these arguments makes.
@@ -164,6 +192,7 @@ class LLM(metaclass=_Factory):
             params=table.obj(semantic),
             constraint=constraint,
             sample_id=sample_id,
+            rollout=rollout,
             transport=transport,
         )
 
@@ -173,15 +202,19 @@ class LLM(metaclass=_Factory):
         *,
         constraint: Any = None,
         sample_id: int | str | None = None,
+        rollout: str | None = None,
         **params: Any,
     ) -> LLMResponse:
         """Answer ``messages`` (a string is one user message), going through cache, budget and retries.
+
+        ``sample_id`` asks for a distinct sample of the same request; ``rollout`` names where
+        in a run the call is made (see :class:`Request`). Both are part of the cache key.
 
         >>> from trace_opt.llm import DummyLLM
         >>> DummyLLM(["4"]).complete("2+2?").text
         '4'
         """
-        req = self.request(messages, constraint=constraint, sample_id=sample_id, **params)
+        req = self.request(messages, constraint=constraint, sample_id=sample_id, rollout=rollout, **params)
         if INSTRUMENTS.active is not None:
             return INSTRUMENTS.active.llm_call(self, req, lambda: run_sync(self, pipeline(self, req)))  # type: ignore[no-any-return]
         return run_sync(self, pipeline(self, req))
@@ -192,6 +225,7 @@ class LLM(metaclass=_Factory):
         *,
         constraint: Any = None,
         sample_id: int | str | None = None,
+        rollout: str | None = None,
         **params: Any,
     ) -> LLMResponse:
         """The async twin of :meth:`complete` (same cache, budget, retries, limits).
@@ -201,7 +235,7 @@ class LLM(metaclass=_Factory):
         >>> asyncio.run(DummyLLM(["ok"]).acomplete("ping")).text
         'ok'
         """
-        req = self.request(messages, constraint=constraint, sample_id=sample_id, **params)
+        req = self.request(messages, constraint=constraint, sample_id=sample_id, rollout=rollout, **params)
         if INSTRUMENTS.active is not None:
             return await INSTRUMENTS.active.allm_call(self, req, lambda: run_async(self, pipeline(self, req)))  # type: ignore[no-any-return]
         return await run_async(self, pipeline(self, req))

@@ -1,10 +1,15 @@
-"""The one call pipeline -- cache, budget, limits, retries, constraint checks -- for sync and async.
+"""The one call pipeline -- cache, context fit, budget, limits, retries, constraint checks -- for sync and async.
 
 The pipeline is a generator that never blocks: whenever it needs the outside world it yields
 an *effect* (make one backend attempt, sleep, wait for a rate-limit slot) and is resumed with
 the result or has the failure thrown in. :func:`run_sync` performs effects by blocking,
 :func:`run_async` by awaiting. So the logic exists once and ``complete`` / ``acomplete`` cannot
 drift apart (Trace had two copy-pasted paths that did).
+
+Before a request reaches a backend whose context window is known, it is fitted to it
+(:func:`~trace_opt.llm.window.fit_context`): a prompt that leaves no room for a reply is refused with
+``ContextWindowExceeded`` without a call, and ``max_tokens`` is capped to the room the prompt
+leaves. The cache key is taken before the fit, so it does not depend on the tokenizer.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .prompts import CONSTRAINT_FEEDBACK
 from .request import Request
 from .response import LLMResponse, Usage, estimate_tokens
 from .retry import classify
+from .window import excerpt, fit_context
 
 if TYPE_CHECKING:
     from .base import LLM
@@ -87,7 +93,9 @@ def pipeline(llm: LLM, request: Request) -> Pipeline:
             break
         attempt += 1
         feedback = CONSTRAINT_FEEDBACK.format(constraint=_describe(constraint), reason=reason or "it does not match")
-        messages = (*messages, {"role": "assistant", "content": response.text}, {"role": "user", "content": feedback})
+        # From the original messages each time, with the reply cut short: re-asks never grow.
+        messages = (*request.messages, {"role": "assistant", "content": excerpt(response.text)},
+                    {"role": "user", "content": feedback})  # fmt: skip
     hint = (
         "raise max_tokens: the reply was cut before the grammar completed"
         if enforced
@@ -111,10 +119,12 @@ def _cached(llm: LLM, request: Request) -> Pipeline:
         if hit is not None:
             settle(active_trackers(), None, hit)
             return hit
+    asked = request
+    request, prompt = fit_context(llm, request)
     trackers = active_trackers()
     est = None
     if trackers:
-        prompt = llm.count_tokens(request.messages)
+        prompt = llm.count_tokens(request.messages) if prompt is None else prompt
         completion = int(request.params.get("max_tokens") or 0)
         est = Estimate(prompt + completion, llm.estimate_cost(prompt, completion) or 0.0)
         reserve(est)
@@ -126,7 +136,7 @@ def _cached(llm: LLM, request: Request) -> Pipeline:
     settle(trackers, est, response)
     if key is not None and cache is not None:
         stored = response if (text := redact_text(response.text)) == response.text else dataclasses.replace(response, text=text)
-        cache.put(key, stored, request.record(identity))
+        cache.put(key, stored, asked.record(identity))
     return response
 
 

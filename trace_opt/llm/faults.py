@@ -79,6 +79,12 @@ class FaultyLLM(LLM):
     def enforces(self, constraint: Any) -> bool:
         return self.inner.enforces(constraint)
 
+    def _native_context_window(self) -> int | None:
+        return self.inner.context_window
+
+    def count_tokens(self, messages: Any) -> int:
+        return self.inner.count_tokens(messages)
+
     def _maybe_fail(self) -> None:
         with self._lock:
             self.attempts += 1

@@ -192,6 +192,27 @@ class LiteLLM(LLM):
     def translate_error(self, exc: Exception) -> Exception:
         return map_litellm_error(exc, self._model)
 
+    def _native_context_window(self) -> int | None:
+        """``max_input_tokens`` from litellm's (local) model table; ``None`` for a model it does not list."""
+        if not hasattr(self, "_window"):
+            try:
+                info = _litellm().get_model_info(model=self._model)
+                window = info.get("max_input_tokens") or info.get("max_tokens")
+            except Exception:  # litellm raises for models missing from its table
+                window = None
+            self._window = int(window) if window else None
+            if self._window is None:
+                log.info("%s: context window unknown to litellm; pass context_window= to fit prompts to it", self._model)
+        return self._window
+
+    def count_tokens(self, messages: Any) -> int:
+        """litellm's ``token_counter`` (the model's tokenizer where litellm knows it, else tiktoken's
+        cl100k); the 4-characters-a-token estimate if that fails."""
+        try:
+            return int(_litellm().token_counter(model=self._model, messages=[dict(m) for m in messages]))
+        except Exception:  # noqa: BLE001 - a tokenizer that cannot load must not fail the call
+            return super().count_tokens(messages)
+
     def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         if self.cost_per_token is not None:
             return super().estimate_cost(prompt_tokens, completion_tokens)

@@ -230,6 +230,19 @@ class LocalLLM(LLM):
     def enforces(self, constraint: Any) -> bool:
         return callable(getattr(constraint, "to_gbnf", None))
 
+    def _native_context_window(self) -> int:
+        return self.n_ctx
+
+    def count_tokens(self, messages: Any) -> int:
+        """Exact prompt tokens: the model's chat template applied to ``messages``, then its tokenizer.
+
+        Loads the model if it is not loaded yet (that is what answering would do anyway).
+        """
+        llama = self.load()
+        prompt, _ = _chat_prompt(llama, [{"role": m["role"], "content": str(m.get("content", ""))} for m in messages])
+        # tokenizing reads only the vocabulary, so it needs no lock against a running generation
+        return len(llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
     def load(self) -> Any:
         """Load the model now (it is otherwise loaded on the first call) and return the ``Llama``."""
         return _load(self.model_path, self.n_ctx, self.n_threads, self.extra_buffers).llama

@@ -2,9 +2,9 @@
 
 The key is the sha256 of canonical JSON (sorted keys, no whitespace) of everything that can
 change the answer: backend identity and model, the endpoint (``api_base`` without its user
-info or query), messages, sampling parameters, the constraint and the sample id. Credentials
-(``api_key``, ``aws_secret_access_key``, ``vertex_credentials``, headers, and credential keys
-nested in ``extra_body``...) and transport knobs (timeouts, retries) are split off first, so
+info or query), messages, sampling parameters, the constraint, the sample id and the
+rollout. Credentials (``api_key``, ``aws_secret_access_key``, ``vertex_credentials``, headers,
+and credential keys nested in ``extra_body``...) and transport knobs (timeouts, retries) are split off first, so
 they never reach a key or a stored record and a cache can be shared; their values are
 registered with :mod:`trace_opt.secrets`, so an error that echoes them is redacted too.
 """
@@ -141,9 +141,14 @@ def constraint_spec(constraint: Any) -> Any:
 
 @dataclass(frozen=True)
 class Request:
-    """One call: messages, semantic params, optional constraint and sample id.
+    """One call: messages, semantic params, optional constraint, sample id and rollout.
 
-    ``transport`` (keys, endpoints, timeout) travels with the request but is never keyed.
+    ``sample_id`` tells apart samples the caller wants of the same request (a backend function
+    receives it). ``rollout`` says where in a run the call is made -- the optimizers send
+    ``"seed=0/step=3/attempt=1"`` -- so a later step asking the same prompt draws a new sample
+    while the same run repeated hits the cache (DSPy's ``rollout_id``); it only enters the key
+    (and, through the key, the local model's sampling seed). ``transport`` (keys, endpoints,
+    timeout) travels with the request but is never keyed.
 
     >>> r = Request(({"role": "user", "content": "hi"},), {"temperature": 0})
     >>> r.key({"backend": "dummy"}) == r.key({"backend": "dummy"})
@@ -154,18 +159,22 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     constraint: Any = None
     sample_id: int | str | None = None
+    rollout: str | None = None
     transport: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def record(self, identity: Mapping[str, Any]) -> dict[str, Any]:
         """The JSON-ready request as keyed and stored (never with credentials)."""
         where = endpoint(self.transport)
-        return {
+        record = {
             "llm": dict(identity) if where is None else {**identity, "endpoint": where},
             "messages": list(self.messages),
             "params": self.params,
             "constraint": constraint_spec(self.constraint),
             "sample_id": self.sample_id,
         }
+        if self.rollout is not None:  # absent, not null, so keys made before rollouts still hit
+            record["rollout"] = self.rollout
+        return record
 
     def key(self, identity: Mapping[str, Any]) -> str:
         """sha256 hex digest of the canonical request."""
