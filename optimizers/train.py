@@ -16,7 +16,7 @@ import math
 import os
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from trace_opt import Module, Node, execution, stop_tracing
@@ -26,7 +26,7 @@ from trace_opt.llm import LocalLLM, track_usage
 from .base import Optimizer
 from .observe import TrainingRun
 from .progress import load_progress, save_progress
-from .data import Example, Judge, judge
+from .data import Example, Judge, check_train_args
 from .data import examples as _examples
 from .data import run_example as _run
 from .search import BeamSearch, SearchTrainer
@@ -52,13 +52,6 @@ def evaluate(
         results = execution.map(lambda ex: _run(agent, eval_fn, ex, failure_score)[1], examples, concurrency=concurrency)
     scores = [0.0 if s is None else s for s in results]
     return sum(scores) / len(scores)
-
-
-def _check(name: str, value: Any, low: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
 
 
 def _bar(done: int, total: int, record: dict[str, Any]) -> None:
@@ -142,21 +135,19 @@ def train(
         raise ValueError(f"Invalid trainer: {trainer!r:.80}\nhelp: pass 'auto', 'step' or a search trainer (BeamSearch(...))")
     examples = _examples(dataset, "dataset")
     val = _examples(valset, "valset") if valset is not None else None
-    if not callable(feedback_fn):
-        raise TypeError(f"Invalid feedback_fn: {feedback_fn!r:.80}\nhelp: pass fn(input, output, info) -> feedback")
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("concurrency", concurrency, 1)):
-        _check(name, value, low)
-    _check("patience", patience, 1, optional=True)
-    if checkpoint is not None and not isinstance(agent, Module):
-        raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")
+    check_train_args(agent, feedback_fn, epochs=epochs, batch_size=batch_size, concurrency=concurrency,
+                     patience=patience, checkpoint=checkpoint)  # fmt: skip
+    if isinstance(agent, Module) and optimizer.history is None:
+        optimizer.history = agent  # parameter versions in the store are named like its state_dict
     observers = TrainingRun("step", optimizer, {"epochs": epochs, "batch_size": batch_size, "concurrency": concurrency,
                             "patience": patience, "target_score": target_score, "seed": seed, "shuffle": shuffle,
                             "dataset_size": len(examples), "valset_size": None if val is None else len(val)})  # fmt: skip
+    loop = _StepLoop(agent, optimizer, feedback_fn, eval_fn or feedback_fn, checkpoint=checkpoint,
+                     concurrency=concurrency, failure_score=failure_score, observers=observers)  # fmt: skip
     try:
-        history = _step_loop(agent, examples, val, feedback_fn, optimizer, observers, epochs=epochs, batch_size=batch_size,
-                             eval_fn=eval_fn, concurrency=concurrency, patience=patience, target_score=target_score,
-                             checkpoint=checkpoint, progress=progress, restore_best=restore_best, shuffle=shuffle,
-                             seed=seed, failure_score=failure_score, callback=callback, verbose=verbose)  # fmt: skip
+        history = _run(loop, examples, val, epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                       target_score=target_score, patience=patience, progress=progress, callback=callback,
+                       restore_best=restore_best, verbose=verbose)  # fmt: skip
     except BaseException as e:
         observers.finished(None, e, agent=agent, optimizer=optimizer)
         raise
@@ -164,137 +155,171 @@ def train(
     return history
 
 
-def _step_loop(
-    agent: Callable[[Any], Any],
-    examples: list[Example],
-    val: list[Example] | None,
-    feedback_fn: Judge,
-    optimizer: Optimizer,
-    observers: TrainingRun,
-    *,
-    epochs: int,
-    batch_size: int,
-    eval_fn: Judge | None,
-    concurrency: int,
-    patience: int | None,
-    target_score: float | None,
-    checkpoint: str | os.PathLike[str] | None,
-    progress: str | os.PathLike[str] | None,
-    restore_best: bool,
-    shuffle: bool,
-    seed: int | None,
-    failure_score: float,
-    callback: Callable[[dict[str, Any]], Any] | None,
-    verbose: bool,
-) -> TrainLog:
-    """The one-suggestion loop of :func:`train` (arguments already checked)."""
-    scorer = eval_fn or feedback_fn
-    params = optimizer.parameters
-    if isinstance(agent, Module) and optimizer.history is None:
-        optimizer.history = agent  # parameter versions in the store are named like its state_dict
-    rng = random.Random(seed)
+def _run(loop: _StepLoop, examples: list[Example], val: list[Example] | None, *, epochs: int, batch_size: int,
+         shuffle: bool, seed: int | None, target_score: float | None, patience: int | None,
+         progress: str | os.PathLike[str] | None, callback: Callable[[dict[str, Any]], Any] | None,
+         restore_best: bool, verbose: bool) -> TrainLog:  # fmt: skip
+    """The one-suggestion loop (arguments checked): resume, initial score, steps, final score, best restored."""
+    optimizer = loop.optimizer
+    resumed = _resume(progress, optimizer, loop)
+    if val is not None and not resumed:
+        loop.score_initial(val)
     total = epochs * math.ceil(len(examples) / batch_size)
-    history = TrainLog()
-    best: dict[str, Any] = {"score": -math.inf, "values": [copy.deepcopy(p.data) for p in params]}
+    step, batch = 0, []
+    for step, epoch, batch in _batches(examples, epochs, batch_size, shuffle, seed):
+        if step <= loop.done:  # completed before the run was interrupted
+            continue
+        loop.observers.step_started(step)
+        record = loop.run_step(step, epoch, batch, val)
+        loop.check_stop(record, target_score, patience)
+        loop.history.append(record)
+        loop.observers.step_ended(record)
+        if progress is not None:
+            save_progress(progress, optimizer, step, loop.best, loop.stale, loop.history)
+        log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
+                 record["best"], record["tokens"], record["note"])  # fmt: skip
+        if verbose:
+            _bar(step, total, record)
+        if callback is not None and callback(record) is False:
+            loop.stop = loop.stop or "stopped by callback"
+        if loop.stop:
+            break
+    if val is None and not loop.stop and batch:  # the last update has not been scored yet
+        loop.score_final(step, epochs, batch)
+    if restore_best:
+        loop.restore_best()
+    if verbose:
+        sys.stderr.write("\n")
+    return loop.history
 
-    def consider(score: float | None, values: list[Any]) -> bool:
-        if score is None or score <= best["score"]:
-            return False
-        best.update(score=score, values=values)
-        if checkpoint is not None:
-            agent.save(checkpoint)
-        return True
 
-    def snapshot() -> list[Any]:
-        return [copy.deepcopy(p.data) for p in params]
-
-    if val is not None and not (progress is not None and os.path.exists(progress)):
-        with track_usage() as usage:
-            score = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)
-        consider(score, snapshot())
-        history.append({"step": 0, "epoch": 0, "score": score, "best": score, "tokens": usage.total_tokens,
-                        "cost": usage.cost, "changed": [], "note": "initial"})  # fmt: skip
-        observers.step_ended(history[-1])
-    stale, step, stop = 0, 0, ""
-    done = 0
-    if progress is not None:
-        resumed = load_progress(progress, optimizer)
-        if resumed is not None:
-            done, stale, history = resumed["step"], resumed["stale"], TrainLog(resumed["history"])
-            best.update(resumed["best"])
-            log.info("resuming after step %d from %s", done, progress)
-    batch: list[Example] = []
+def _batches(examples: list[Example], epochs: int, batch_size: int, shuffle: bool,
+             seed: int | None) -> Iterator[tuple[int, int, list[Example]]]:  # fmt: skip
+    """``(step, epoch, batch)`` in the seeded order, so a resumed run sees the batches the first run would have."""
+    rng = random.Random(seed)
+    step = 0
     for epoch in range(1, epochs + 1):
         order = list(range(len(examples)))
         if shuffle:
             rng.shuffle(order)
         for start in range(0, len(order), batch_size):
-            batch = [examples[i] for i in order[start : start + batch_size]]
             step += 1
-            if step <= done:  # completed before the run was interrupted
-                continue
-            observers.step_started(step)
-            record: dict[str, Any] = {"step": step, "epoch": epoch, "changed": [], "note": ""}
-            before = snapshot()
-            with track_usage() as usage:
-                try:
-                    results = execution.map(lambda ex: _run(agent, feedback_fn, ex, failure_score), batch,
-                                            concurrency=concurrency)  # fmt: skip
-                    scores = [s for _, s, _ in results if s is not None]
-                    record["batch_score"] = sum(scores) / len(scores) if scores else None
-                    optimizer.zero_feedback()
-                    for out, score, text in results:
-                        if not isinstance(out, Node):
-                            raise TypeError(f"the agent returned {type(out).__name__}, not a node\n"
-                                            "help: return the output of a traced call (a bundled function or operator)")  # fmt: skip
-                        optimizer.backward(out, text, score=score)
-                    del results
-                    try:
-                        stepped = optimizer.step()
-                        record["changed"], record["rejected"] = stepped["changed"], stepped["rejected"]
-                    except ReplyParseError as e:
-                        record["note"] = f"skipped: {str(e).splitlines()[0]}"
-                        log.warning("step %d skipped: %s", step, e)
-                    if val is not None:
-                        record["score"] = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)
-                        improved = consider(record["score"], snapshot())
-                    else:
-                        record["score"] = record["batch_score"]
-                        improved = consider(record["batch_score"], before)
-                except BudgetExceeded as e:
-                    stop = record["note"] = f"budget exhausted: {str(e).splitlines()[0]}"
-                    improved = False
-            record.update(tokens=usage.total_tokens, cost=usage.cost, best=None if best["score"] == -math.inf else best["score"])
-            stale = 0 if improved else stale + 1
-            if not stop and target_score is not None and best["score"] >= target_score:
-                stop = record["note"] = "target score reached"
-            elif not stop and patience is not None and stale >= patience:
-                stop = record["note"] = f"early stop: no improvement in {patience} evaluations"
-            history.append(record)
-            observers.step_ended(record)
-            if progress is not None:
-                save_progress(progress, optimizer, step, best, stale, history)
-            log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
-                     record["best"], record["tokens"], record["note"])  # fmt: skip
-            if verbose:
-                _bar(step, total, record)
-            if callback is not None and callback(record) is False:
-                stop = stop or "stopped by callback"
-            if stop:
-                break
-        if stop:
-            break
-    if val is None and not stop and batch:  # the last update has not been scored yet
+            yield step, epoch, [examples[i] for i in order[start : start + batch_size]]
+
+
+def _resume(progress: str | os.PathLike[str] | None, optimizer: Optimizer, loop: _StepLoop) -> bool:
+    """Load ``progress`` (if it exists) into the loop: completed steps, best so far, patience count."""
+    if progress is None:
+        return False
+    resumed = load_progress(progress, optimizer)
+    if resumed is None:
+        return False
+    loop.done, loop.stale, loop.history = resumed["step"], resumed["stale"], TrainLog(resumed["history"])
+    loop.best.update(resumed["best"])
+    log.info("resuming after step %d from %s", loop.done, progress)
+    return True
+
+
+class _StepLoop:
+    """The state of the one-suggestion loop and its steps: run a batch, step, score, keep the best."""
+
+    def __init__(self, agent: Callable[[Any], Any], optimizer: Optimizer, feedback_fn: Judge, scorer: Judge, *,
+                 checkpoint: str | os.PathLike[str] | None, concurrency: int, failure_score: float,
+                 observers: TrainingRun) -> None:  # fmt: skip
+        self.agent, self.optimizer, self.feedback_fn, self.scorer = agent, optimizer, feedback_fn, scorer
+        self.observers = observers
+        self.checkpoint, self.concurrency, self.failure_score = checkpoint, concurrency, failure_score
+        self.params = optimizer.parameters
+        self.history = TrainLog()
+        self.best: dict[str, Any] = {"score": -math.inf, "values": self.snapshot()}
+        self.done = self.stale = 0
+        self.stop = ""
+
+    def snapshot(self) -> list[Any]:
+        return [copy.deepcopy(p.data) for p in self.params]
+
+    def evaluate(self, data: list[Example]) -> float:
+        return evaluate(self.agent, data, self.scorer, concurrency=self.concurrency, failure_score=self.failure_score)
+
+    def consider(self, score: float | None, values: list[Any]) -> bool:
+        """Keep ``values`` as the best if ``score`` beats it (and checkpoint them)."""
+        if score is None or score <= self.best["score"]:
+            return False
+        self.best.update(score=score, values=values)
+        if self.checkpoint is not None:
+            self.agent.save(self.checkpoint)  # type: ignore[attr-defined]
+        return True
+
+    def score_initial(self, val: list[Example]) -> None:
         with track_usage() as usage:
-            final = evaluate(agent, batch, scorer, concurrency=concurrency, failure_score=failure_score)
-        consider(final, snapshot())
-        history.append({"step": step, "epoch": epochs, "score": final, "best": best["score"], "tokens": usage.total_tokens,
-                        "cost": usage.cost, "changed": [], "note": "final parameters on the last batch"})  # fmt: skip
-        observers.step_ended(history[-1])
-    if restore_best and best["score"] != -math.inf:
-        for p, value in zip(params, best["values"]):
+            score = self.evaluate(val)
+        self.consider(score, self.snapshot())
+        self.history.append({"step": 0, "epoch": 0, "score": score, "best": score, "tokens": usage.total_tokens,
+                             "cost": usage.cost, "changed": [], "note": "initial"})  # fmt: skip
+        self.observers.step_ended(self.history[-1])
+
+    def run_step(self, step: int, epoch: int, batch: list[Example], val: list[Example] | None) -> dict[str, Any]:
+        """One step: forwards on ``batch``, feedback back, ``optimizer.step()``, then the score."""
+        record: dict[str, Any] = {"step": step, "epoch": epoch, "changed": [], "note": ""}
+        before = self.snapshot()
+        improved = False
+        with track_usage() as usage:
+            try:
+                self._feed_back(batch, record)
+                self._step(step, record)
+                if val is not None:
+                    record["score"] = self.evaluate(val)
+                    improved = self.consider(record["score"], self.snapshot())
+                else:
+                    record["score"] = record["batch_score"]
+                    improved = self.consider(record["batch_score"], before)
+            except BudgetExceeded as e:
+                self.stop = record["note"] = f"budget exhausted: {str(e).splitlines()[0]}"
+        best = None if self.best["score"] == -math.inf else self.best["score"]
+        record.update(tokens=usage.total_tokens, cost=usage.cost, best=best)
+        self.stale = 0 if improved else self.stale + 1
+        return record
+
+    def _feed_back(self, batch: list[Example], record: dict[str, Any]) -> None:
+        results = execution.map(lambda ex: _run(self.agent, self.feedback_fn, ex, self.failure_score), batch,
+                                concurrency=self.concurrency)  # fmt: skip
+        scores = [s for _, s, _ in results if s is not None]
+        record["batch_score"] = sum(scores) / len(scores) if scores else None
+        self.optimizer.zero_feedback()
+        for out, score, text in results:
+            if not isinstance(out, Node):
+                raise TypeError(f"the agent returned {type(out).__name__}, not a node\n"
+                                "help: return the output of a traced call (a bundled function or operator)")  # fmt: skip
+            self.optimizer.backward(out, text, score=score)
+
+    def _step(self, step: int, record: dict[str, Any]) -> None:
+        try:
+            stepped = self.optimizer.step()
+            record["changed"], record["rejected"] = stepped["changed"], stepped["rejected"]
+        except ReplyParseError as e:
+            record["note"] = f"skipped: {str(e).splitlines()[0]}"
+            log.warning("step %d skipped: %s", step, e)
+
+    def check_stop(self, record: dict[str, Any], target_score: float | None, patience: int | None) -> None:
+        if self.stop:
+            return
+        if target_score is not None and self.best["score"] >= target_score:
+            self.stop = record["note"] = "target score reached"
+        elif patience is not None and self.stale >= patience:
+            self.stop = record["note"] = f"early stop: no improvement in {patience} evaluations"
+
+    def score_final(self, step: int, epochs: int, batch: list[Example]) -> None:
+        with track_usage() as usage:
+            final = self.evaluate(batch)
+        self.consider(final, self.snapshot())
+        self.history.append({"step": step, "epoch": epochs, "score": final, "best": self.best["score"],
+                             "tokens": usage.total_tokens, "cost": usage.cost, "changed": [],
+                             "note": "final parameters on the last batch"})  # fmt: skip
+        self.observers.step_ended(self.history[-1])
+
+    def restore_best(self) -> None:
+        if self.best["score"] == -math.inf:
+            return
+        for p, value in zip(self.params, self.best["values"]):
             if not (type(value) is type(p.data) and value == p.data):
                 p._set(value)
-    if verbose:
-        sys.stderr.write("\n")
-    return history
