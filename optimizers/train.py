@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from trace_opt import Module, Node, execution, stop_tracing
-from trace_opt.errors import BudgetExceeded, ReplyParseError
+from trace_opt.errors import BudgetExceeded, ReplyParseError, TrainingInterrupted
 from trace_opt.llm import LocalLLM, track_usage
 
 from .base import Optimizer
@@ -127,10 +127,16 @@ def train(
         if progress is not None:
             raise ValueError("Invalid progress: search trainers do not write progress files yet\n"
                              "help: pass trainer='step' to resume an interrupted run")  # fmt: skip
-        return trainer.train(agent, dataset, feedback_fn, optimizer, epochs=epochs, batch_size=batch_size, valset=valset,
-                             eval_fn=eval_fn, concurrency=concurrency, patience=patience, target_score=target_score,
-                             checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle, seed=seed,
-                             failure_score=failure_score, callback=callback, verbose=verbose)  # fmt: skip
+        try:
+            return trainer.train(agent, dataset, feedback_fn, optimizer, epochs=epochs, batch_size=batch_size,
+                                 valset=valset, eval_fn=eval_fn, concurrency=concurrency, patience=patience,
+                                 target_score=target_score, checkpoint=checkpoint, restore_best=restore_best,
+                                 shuffle=shuffle, seed=seed, failure_score=failure_score, callback=callback,
+                                 verbose=verbose)  # fmt: skip
+        except KeyboardInterrupt as e:
+            if isinstance(e, TrainingInterrupted):
+                raise
+            raise TrainingInterrupted(_interrupted("the search", None, checkpoint)) from None
     if trainer != "step":
         raise ValueError(f"Invalid trainer: {trainer!r:.80}\nhelp: pass 'auto', 'step' or a search trainer (BeamSearch(...))")
     examples = _examples(dataset, "dataset")
@@ -150,9 +156,27 @@ def train(
                        restore_best=restore_best, verbose=verbose)  # fmt: skip
     except BaseException as e:
         observers.finished(None, e, agent=agent, optimizer=optimizer)
+        if isinstance(e, KeyboardInterrupt) and not isinstance(e, TrainingInterrupted):
+            where = f"step {loop.step}" if loop.step else "the initial evaluation"
+            raise TrainingInterrupted(_interrupted(where, progress, checkpoint, loop.saved), log=loop.history) from None
         raise
     observers.finished(history, None, agent=agent, optimizer=optimizer)
     return history
+
+
+def _interrupted(where: str, progress: Any, checkpoint: Any, saved: int = 0) -> str:
+    """The one line Ctrl-C leaves: what is on disk and how to carry on."""
+    if progress is not None and saved:
+        return (f"training interrupted in {where}: steps 1-{saved} are saved in {progress}; "
+                "run the same train(...) call again to resume after them")  # fmt: skip
+    if progress is not None:
+        return (f"training interrupted in {where}: no step had completed, so {progress} holds nothing yet; "
+                "run the same train(...) call again to start over")  # fmt: skip
+    if checkpoint is not None:
+        return (f"training interrupted in {where}: the best parameters so far are in {checkpoint} "
+                "(Module.load); pass progress='progress.json' to train(...) to make a run resumable")  # fmt: skip
+    return (f"training interrupted in {where}: nothing was saved; "
+            "pass progress='progress.json' to train(...) to make a run resumable")
 
 
 def _run(loop: _StepLoop, examples: list[Example], val: list[Example] | None, *, epochs: int, batch_size: int,
@@ -170,12 +194,14 @@ def _run(loop: _StepLoop, examples: list[Example], val: list[Example] | None, *,
         if step <= loop.done:  # completed before the run was interrupted
             continue
         loop.observers.step_started(step)
+        loop.step = step
         record = loop.run_step(step, epoch, batch, val)
         loop.check_stop(record, target_score, patience)
         loop.history.append(record)
         loop.observers.step_ended(record)
         if progress is not None:
             save_progress(progress, optimizer, step, loop.best, loop.stale, loop.history)
+            loop.saved = step
         log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
                  record["best"], record["tokens"], record["note"])  # fmt: skip
         if verbose:
@@ -215,6 +241,7 @@ def _resume(progress: str | os.PathLike[str] | None, optimizer: Optimizer, loop:
     if resumed is None:
         return False
     loop.done, loop.stale, loop.history = resumed["step"], resumed["stale"], TrainLog(resumed["history"])
+    loop.saved = loop.done
     loop.best.update(resumed["best"])
     log.info("resuming after step %d from %s", loop.done, progress)
     return True
@@ -232,7 +259,8 @@ class _StepLoop:
         self.params = optimizer.parameters
         self.history = TrainLog()
         self.best: dict[str, Any] = {"score": -math.inf, "values": self.snapshot()}
-        self.done = self.stale = 0
+        self.done = self.stale = 0  # steps completed before a resume; evaluations without improvement
+        self.step = self.saved = 0  # the step running; the last step in the progress file
         self.stop = ""
 
     def snapshot(self) -> list[Any]:
