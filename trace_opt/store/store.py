@@ -78,8 +78,8 @@ class Store:
     (True, ['roll', (1, 6)])
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
-        self.db = Database(path)
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False) -> None:
+        self.db = Database(path, read_only=read_only)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_lock = threading.Lock()
 
