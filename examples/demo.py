@@ -253,12 +253,18 @@ def _run(args: argparse.Namespace, backend: LLM, spec: str, local: bool, menu: l
             out.backward(feedback(review, out.data, want)[1])
     seconds = time.perf_counter() - t_start
 
+    # The search logs parameters by node name (instruction_4); say what the console and
+    # state_dict say (instruction) everywhere this run writes.
+    names = {p.name: name for name, p in agent.named_parameters()}
     for r in records:
         tried = [c for c in log.candidates if c.get("step") == r["step"] and c.get("status") != "initial"]
+        for c in tried:
+            c["values"] = {names.get(k, k): v for k, v in (c.get("values") or {}).items()}
+        r["changed"] = [names.get(k, k) for k in r.get("changed") or []]
         r["tried"] = [f"{c.get('status')}: {_clip(json.dumps(c.get('values'), ensure_ascii=False), 90)}"
                       + (f" -> {c['batch_score']:.3f}" if isinstance(c.get("batch_score"), float) else "") for c in tried]  # fmt: skip
     final = agent.state_dict()
-    svg, dot = graph_picture(outputs, rankdir="LR")
+    svg, dot = graph_picture(outputs, rankdir="LR", names={p: name for name, p in agent.named_parameters()})
     graph_file = folder / ("graph.svg" if svg else "graph.dot")
     graph_file.write_text(svg or dot, encoding="utf-8")
     versions = [{"ref": v.ref.digest, "message": v.message, "changed": list(v.changed), "values": v.state()}
@@ -279,7 +285,7 @@ def _run(args: argparse.Namespace, backend: LLM, spec: str, local: bool, menu: l
         meta={"run": run_id, "backend": spec, "search": f"BeamSearch(k={args.k}, beam_width=1, temperature=1.0) with OPRO",
               "instructions": "picked from a menu of 6" if menu else "free text",
               "data": f"{len(REVIEWS)} reviews", "score": f"{before:.3f} -> {after:.3f}",
-              "LLM cache": f"{stats.hits} hits, {stats.misses} misses"})  # fmt: skip
+              "LLM cache": f"{stats.hits} hits, {stats.misses} misses"}, seconds=seconds)  # fmt: skip
     write_report(folder / "report.html", report)
     store.close()
 

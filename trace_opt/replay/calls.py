@@ -233,7 +233,9 @@ def render_dot(calls: list[Call], point: int | None = None, overrides: Iterable[
     """DOT source of the call tree: replayed calls grey, overrides orange, calls at or after
     the replay point dashed."""
     overrides = set(overrides)
-    out = ["digraph run {", '  node [shape=box, style="rounded,filled", fillcolor="#d6e6ff"];']
+    # Left to right: a run's tree is shallow and wide (every top-level call hangs off the
+    # root), so siblings stack down the page instead of making a strip thousands of pixels wide.
+    out = ["digraph run {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fillcolor="#d6e6ff"];']
     for c in calls:
         style = []
         if c.replayed:
