@@ -181,8 +181,17 @@ def _display(store: Store, key: str | None) -> Any:
 
 
 def _short(value: Any, limit: int = _LIMIT) -> str:
+    """``repr(value)`` in at most about ``limit`` characters; a string is cut inside its quotes
+    (``'Label the sent…'``), so the quotes stay balanced."""
     text = f"<{value.type.rpartition(':')[2].rpartition('.')[2]}>" if isinstance(value, Opaque) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        keep = max(1, limit - 3)
+        while keep > 1 and len(repr(value[:keep] + "…")) > limit:
+            keep -= max(1, len(repr(value[:keep] + "…")) - limit)
+        return repr(value[:keep] + "…")
+    return text[: limit - 3] + "..."
 
 
 def _marks(call: Call, point: int | None, overrides: Iterable[int]) -> str:
