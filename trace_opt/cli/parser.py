@@ -49,9 +49,7 @@ def _version() -> str:
 
         return version("trace-opt-lib")
     except PackageNotFoundError:  # run from a source tree that was never installed
-        from .. import __version__
-
-        return __version__
+        return str(sys.modules["trace_opt"].__version__)
 
 
 def build_parser() -> argparse.ArgumentParser:
