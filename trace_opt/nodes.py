@@ -815,11 +815,6 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def iter_nodes(values: Iterable[Any]) -> Iterable[Node[Any]]:
-    """The nodes among ``values`` (helper for code that accepts nodes or plain values)."""
-    return (v for v in values if isinstance(v, Node))
-
-
 def check_backward_target(target: Any) -> Node[Any]:
     """Validate the target of ``backward`` with a message that says what to pass instead."""
     if not isinstance(target, Node):
@@ -828,7 +823,3 @@ def check_backward_target(target: Any) -> Node[Any]:
             hint="call backward on the node a traced call returned (or on ExecutionError.exception_node)",
         )
     return target
-
-
-def tracing_enabled() -> bool:
-    return TRACING.get()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import StoreError
 from ..store.canonical import Opaque, from_tree
@@ -18,6 +18,16 @@ from ..store.runs import CallRow
 from ..store.store import Store
 
 __all__ = ["Call", "render_dot", "render_tree"]
+
+
+class RunRows(Protocol):
+    """What recording needs of a run: its id, store and rows (``replay.run.Run`` is one).
+
+    A protocol here, below ``run``, so the recorder never imports the ``Run`` that uses it."""
+
+    id: str
+    store: Store
+    _rows: list[CallRow]
 
 REPLAYED = 1  # the output came from an earlier run; the function did not run
 OVERRIDDEN = 2  # the output was given by replay(overrides=...) / resume(answer)
