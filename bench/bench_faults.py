@@ -28,6 +28,8 @@ from trace_opt.errors import AuthenticationError, ConstraintViolation, ReplyPars
 from trace_opt.llm import Cache, FaultyLLM, FunctionLLM, RetryPolicy, use_cache
 from trace_opt.llm.structured import extract_json, match_option
 
+from _results import save
+
 TARGET = 7.3
 
 
@@ -128,8 +130,10 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=2000)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the retries log each fault; the summary counts them
-    for key, value in {**faults(args.runs), "permanent error": permanent(), **bad_inputs(args.inputs)}.items():
+    figures = {**faults(args.runs), "permanent error": permanent(), **bad_inputs(args.inputs)}
+    for key, value in figures.items():
         print(f"{key:20} {value}")
+    save("faults", figures)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _results import save
+
 import trace_opt as trace  # noqa: E402
 from optimizers import GEPA, BeamSearch, Budget, OptoPrime, PrioritySearch, evaluate, train  # noqa: E402
 from trace_opt.llm import LLM, Cache, LocalLLM, resolve, select, track_usage, use_cache  # noqa: E402
@@ -238,6 +240,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             with open(args.out, "a", encoding="utf-8") as f:
                 f.write(json.dumps({**row, "llm": args.llm, "time": time.time()}) + "\n")
     sys.stdout.write(table(rows) + "\n")
+    save("search" + ("-quick" if args.quick else ""), {"budget": budget, "k": args.k, "llm": args.llm, "rows": rows})
     return rows
 
 

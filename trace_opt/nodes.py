@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .context import TRACING, using
+from .context import using
 from .errors import BackwardError, ConstraintViolation, with_help
 
 __all__ = [
