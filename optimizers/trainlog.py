@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 __all__ = ["RecordTable", "TrainLog"]
@@ -39,12 +38,16 @@ class RecordTable(list[dict[str, Any]]):
     pairs), each value drawn by ``cell(key, value)``: the shape of every log trainers return."""
 
     columns: ClassVar[list[tuple[str, str]]] = _COLUMNS
-    cell: ClassVar[Callable[[str, Any], str]] = staticmethod(_cell)
+
+    @staticmethod
+    def cell(key: str, value: Any) -> str:
+        """One value as table text."""
+        return _cell(key, value)
 
     def table(self) -> str:
         """The records as an aligned text table."""
         rows = [[title for _, title in self.columns]]
-        rows += [[type(self).cell(key, r.get(key)) for key, _ in self.columns] for r in self]
+        rows += [[self.cell(key, r.get(key)) for key, _ in self.columns] for r in self]
         widths = [max(len(row[i]) for row in rows) for i in range(len(self.columns))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
 

@@ -54,7 +54,10 @@ class CandidateLog(RecordTable):
     """
 
     columns = _COLUMNS
-    cell = staticmethod(_cell)
+
+    @staticmethod
+    def cell(key: str, value: Any) -> str:
+        return _cell(key, value)
 
     def scored(self) -> list[dict[str, Any]]:
         """The records of candidates that were evaluated, best mean score first."""
