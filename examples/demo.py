@@ -255,7 +255,7 @@ def _run(args: argparse.Namespace, backend: LLM, spec: str, local: bool, menu: l
 
     # The search logs parameters by node name (instruction_4); say what the console and
     # state_dict say (instruction) everywhere this run writes.
-    names = {p.name: name for name, p in agent.named_parameters()}
+    names = {key: name for name, p in agent.named_parameters() for key in (p.name, p.py_name)}
     for r in records:
         tried = [c for c in log.candidates if c.get("step") == r["step"] and c.get("status") != "initial"]
         for c in tried:
