@@ -28,7 +28,10 @@ from trace_opt.errors import AuthenticationError, ConstraintViolation, ReplyPars
 from trace_opt.llm import Cache, FaultyLLM, FunctionLLM, RetryPolicy, use_cache
 from trace_opt.llm.structured import extract_json, match_option
 
+from _results import save
+
 TARGET = 7.3
+RATE = 0.3  # share of attempts that fail transiently
 
 
 def model(messages: list[dict[str, Any]], **params: Any) -> str:
@@ -56,7 +59,7 @@ def faults(runs: int) -> dict[str, Any]:
             clean = training(FunctionLLM(model, name="m"), Path(tmp) / "a")
             calls: list[int] = []
             inner = FunctionLLM(lambda m, **p: calls.append(1) or model(m, **p), name="m")
-            faulty = FaultyLLM(inner, rate=0.3, seed=seed, retry=RetryPolicy(max_attempts=10, sleep=lambda s: None))
+            faulty = FaultyLLM(inner, rate=RATE, seed=seed, retry=RetryPolicy(max_attempts=10, sleep=lambda s: None))
             try:
                 got = training(faulty, Path(tmp) / "b")
                 survived += got == clean
@@ -64,7 +67,7 @@ def faults(runs: int) -> dict[str, Any]:
                 lost += 1
             injected += faulty.injected
             attempts += faulty.attempts
-    return {"runs": runs, "attempts": attempts, "faults injected": injected, "runs survived": survived, "runs lost": lost}
+    return {"runs": runs, "fault rate (%)": round(RATE * 100), "attempts": attempts, "faults injected": injected, "runs survived": survived, "runs lost": lost}
 
 
 def permanent() -> str:
@@ -128,8 +131,10 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=2000)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the retries log each fault; the summary counts them
-    for key, value in {**faults(args.runs), "permanent error": permanent(), **bad_inputs(args.inputs)}.items():
+    figures = {**faults(args.runs), "permanent error": permanent(), **bad_inputs(args.inputs)}
+    for key, value in figures.items():
         print(f"{key:20} {value}")
+    save("faults", figures)
 
 
 if __name__ == "__main__":

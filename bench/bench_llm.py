@@ -17,6 +17,8 @@ import importlib.util
 import time
 from typing import Any
 
+from _results import save
+
 import trace_opt.llm as llm
 from trace_opt.execution import map as tmap
 
@@ -39,6 +41,9 @@ def _counting_backends() -> tuple[llm.FunctionLLM, llm.FunctionLLM, list[int]]:
     return llm.FunctionLLM(sync_fn, name="sleep-sync"), llm.FunctionLLM(async_fn, name="sleep-async"), calls
 
 
+FIGURES: dict[str, object] = {}
+
+
 def bench_concurrency() -> None:
     sync_llm, async_llm, calls = _counting_backends()
     ideal = (N / CONCURRENCY) * DELAY
@@ -55,6 +60,7 @@ def bench_concurrency() -> None:
             start = time.perf_counter()
             run()
             elapsed = time.perf_counter() - start
+            FIGURES[f"{label}: ms"], FIGURES[f"{label}: ratio to ideal"] = round(elapsed * 1e3), round(elapsed / ideal, 2)
             print(f"{N} calls @ concurrency {CONCURRENCY}, {label}: {elapsed * 1e3:.0f} ms "
                   f"(ideal {ideal * 1e3:.0f} ms, ratio {elapsed / ideal:.2f}x)")
 
@@ -69,6 +75,8 @@ def bench_concurrency() -> None:
                 for p in prompts:
                     run(p)
             per_call = (time.perf_counter() - start) / (reps * N)
+            FIGURES[f"cached via {label}: backend calls"] = len(calls) - before
+            FIGURES[f"cached via {label}: us per call"] = round(per_call * 1e6, 1)
             print(f"{N} cached calls via {label}: {len(calls) - before} backend calls, "
                   f"{per_call * 1e6:.1f} us per call")
         print(f"cache: {cache.stats}")
@@ -83,6 +91,7 @@ def bench_local() -> None:
     local = llm.LocalLLM(temperature=0.7, max_tokens=128)
     start = time.perf_counter()
     local.load()
+    FIGURES["local: load s"] = round(time.perf_counter() - start, 2)
     print(f"local model {local.model}: loaded in {time.perf_counter() - start:.2f} s")
     with llm.use_cache(None):
         local.complete("warm up", max_tokens=4)
@@ -91,11 +100,14 @@ def bench_local() -> None:
             r = local.complete("Write a short paragraph about the sea.", sample_id=i)
             tokens += r.usage.completion_tokens
         elapsed = time.perf_counter() - start
+        FIGURES["local: tokens/s unconstrained"] = round(tokens / elapsed)
         print(f"local model: {tokens} tokens in {elapsed:.2f} s = {tokens / elapsed:.0f} tokens/s (unconstrained)")
         choice = Choice(["positive", "negative", "neutral"])
         start = time.perf_counter()
         answers = [local.complete("Sentiment of: 'I loved it'", constraint=choice, sample_id=i).text for i in range(10)]
         ok = sum(a in choice.options for a in answers)
+        FIGURES["local: Choice conform of 10"] = ok
+        FIGURES["local: Choice ms per call"] = round((time.perf_counter() - start) / 10 * 1e3)
         print(f"local model, Choice grammar: {ok}/10 conform, {(time.perf_counter() - start) / 10 * 1e3:.0f} ms per call")
 
 
@@ -106,6 +118,8 @@ def main() -> None:
     bench_concurrency()
     if not args.no_local:
         bench_local()
+    save("llm", {"calls": N, "concurrency": CONCURRENCY, "backend delay ms": round(DELAY * 1e3),
+                 "ideal ms": round(N / CONCURRENCY * DELAY * 1e3), **FIGURES})
 
 
 if __name__ == "__main__":

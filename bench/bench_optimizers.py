@@ -28,6 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _results import save
+
 import trace_opt as trace  # noqa: E402
 from optimizers import OptoPrime  # noqa: E402
 from trace_opt.llm import FunctionLLM, use_cache  # noqa: E402
@@ -115,17 +117,23 @@ def main() -> None:
     head += f" | {'Trace chars':>12} {'prompt':>9} {'backward':>9}" if with_trace else ""
     print(f"OptoPrime, string chain, max_prompt_tokens={args.budget}")
     print(head + "\n" + "-" * len(head))
+    figures: dict[str, object] = {"budget tokens": args.budget}
     for n in args.sizes:
         r = ours(n, args.budget)
+        figures[f"{n} ops"] = {"chars": r["chars"], "propose ms": round(r["propose_s"] * 1e3, 1),
+                               "backward ms": round(r["backward_s"] * 1e3, 1), "omitted": r["omitted"]}
         line = (f"{n:>6} {2 * n + 1:>6} | {r['chars']:>9,} {r['propose_s'] * 1e3:>7.1f}ms "
                 f"{r['backward_s'] * 1e3:>7.1f}ms {r['omitted']:>7}")  # fmt: skip
         if with_trace:
             t = theirs(n, args.trace_timeout)
+            figures[f"{n} ops, Trace"] = t if isinstance(t, str) else {
+                "chars": t["chars"], "prompt ms": round(t["prompt_s"] * 1e3, 1), "backward ms": round(t["backward_s"] * 1e3, 1)}
             line += (f" | {t:>33}" if isinstance(t, str) else
                      f" | {t['chars']:>12,} {t['prompt_s'] * 1e3:>7.1f}ms {t['backward_s'] * 1e3:>7.1f}ms")  # fmt: skip
         print(line, flush=True)
     if not with_trace:
         print("(Trace not measured: pip install --no-deps trace-opt, with litellm installed)")
+    save("optimizers", figures)
 
 
 if __name__ == "__main__":

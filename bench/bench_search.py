@@ -35,6 +35,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _results import save
+
 import trace_opt as trace  # noqa: E402
 from optimizers import GEPA, BeamSearch, Budget, OptoPrime, PrioritySearch, evaluate, train  # noqa: E402
 from trace_opt.llm import LLM, Cache, LocalLLM, resolve, select, track_usage, use_cache  # noqa: E402

@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> CustomerDatabase:
     args = parser.parse_args(argv)
     if args.llm == "scripted":
         llm: Any = FunctionLLM(stand_in, name="customer-db-stand-in")
+        print("note: a scripted stand-in (FunctionLLM) plays the model, offline; its answers are written in this file, not learned -- pass --llm local or --llm openai/gpt-4o-mini for a real model")
     elif args.llm == "local":
         # A 135M model repeats itself: a repeat penalty and a token limit keep its answers finite.
         llm = LocalLLM(max_tokens=120 + 60 * args.n, temperature=0.2, repeat_penalty=1.2)

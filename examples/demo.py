@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ from typing import Any
 
 import trace_opt as trace
 from optimizers import OPRO, BeamSearch
+from trace_opt import errors
 from trace_opt.llm import LLM, Cache, LocalLLM, generate_text, resolve, track_usage, use, use_cache
 from trace_opt.secrets import redact, redact_text
 from trace_opt.report import ReportData, graph_picture, steps_from_log, write_report
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
     menu = MENU if (args.instructions or ("menu" if local else "free")) == "menu" else None
     run_id = args.run_id or time.strftime("demo-%Y%m%d-%H%M%S")
     folder = Path(args.runs) / run_id
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     cache = Cache(args.cache_dir or os.environ.get("TRACE_OPT_CACHE_DIR") or Path(args.runs) / "llm-cache")
     print(f"trace_opt demo: train a sentiment classifier's instruction on {backend.model}"
@@ -189,10 +192,28 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
     print(f"  {len(REVIEWS)} reviews, {args.steps} step{'s' * (args.steps != 1)} x {args.k} candidates, "
           + (f"instruction picked among {len(menu)}" if menu else "instruction written freely") + f"; files in {folder}/")
     if local:
-        print("  the embedded model runs on this CPU: a cold run takes a few minutes, a cached one seconds")
+        print("  the embedded model runs on this CPU: a cold run takes about half a minute, a cached one about a second")
         print("  (a hosted model instead: TRACE_OPT_LLM=openai/gpt-4o-mini python examples/demo.py)")
     print()
 
+    try:
+        return _run(args, backend, spec, local, menu, run_id, folder, cache)
+    except KeyboardInterrupt:
+        answered = cache.stats.misses  # every answered call was written to the cache
+        raise errors.TrainingInterrupted(
+            f"{folder}/store.db keeps the parameter versions so far, and the LLM cache {cache.path.parent if cache.path else ''} "
+            f"keeps {answered} answered call{'s' * (answered != 1)}; to resume, run python examples/demo.py again: "
+            "cached answers come back at once"
+        ) from None
+    except BaseException:
+        if created and not (folder / "steps.txt").exists():  # nothing worth keeping: no empty demo-* folders
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _run(args: argparse.Namespace, backend: LLM, spec: str, local: bool, menu: list[str] | None, run_id: str,
+         folder: Path, cache: Cache) -> dict[str, Any]:  # fmt: skip
+    """Train, evaluate and write every file (``main`` has checked the arguments)."""
     store = Store(folder / "store.db")
     agent = SentimentClassifier(menu=menu)
     initial = agent.state_dict()
@@ -232,12 +253,18 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
             out.backward(feedback(review, out.data, want)[1])
     seconds = time.perf_counter() - t_start
 
+    # The search logs parameters by node name (instruction_4); say what the console and
+    # state_dict say (instruction) everywhere this run writes.
+    names = {key: name for name, p in agent.named_parameters() for key in (p.name, p.py_name)}
     for r in records:
         tried = [c for c in log.candidates if c.get("step") == r["step"] and c.get("status") != "initial"]
+        for c in tried:
+            c["values"] = {names.get(k, k): v for k, v in (c.get("values") or {}).items()}
+        r["changed"] = [names.get(k, k) for k in r.get("changed") or []]
         r["tried"] = [f"{c.get('status')}: {_clip(json.dumps(c.get('values'), ensure_ascii=False), 90)}"
                       + (f" -> {c['batch_score']:.3f}" if isinstance(c.get("batch_score"), float) else "") for c in tried]  # fmt: skip
     final = agent.state_dict()
-    svg, dot = graph_picture(outputs, rankdir="LR")
+    svg, dot = graph_picture(outputs, rankdir="LR", names={p: name for name, p in agent.named_parameters()})
     graph_file = folder / ("graph.svg" if svg else "graph.dot")
     graph_file.write_text(svg or dot, encoding="utf-8")
     versions = [{"ref": v.ref.digest, "message": v.message, "changed": list(v.changed), "values": v.state()}
@@ -258,7 +285,7 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
         meta={"run": run_id, "backend": spec, "search": f"BeamSearch(k={args.k}, beam_width=1, temperature=1.0) with OPRO",
               "instructions": "picked from a menu of 6" if menu else "free text",
               "data": f"{len(REVIEWS)} reviews", "score": f"{before:.3f} -> {after:.3f}",
-              "LLM cache": f"{stats.hits} hits, {stats.misses} misses"})  # fmt: skip
+              "LLM cache": f"{stats.hits} hits, {stats.misses} misses"}, seconds=seconds)  # fmt: skip
     write_report(folder / "report.html", report)
     store.close()
 
@@ -282,12 +309,36 @@ def main(argv: list[str] | None = None, llm: LLM | None = None) -> dict[str, Any
     return summary
 
 
-if __name__ == "__main__":
+def _hint(error: BaseException) -> str:
+    """What to do about ``error``, by its type (not every failure is the API key)."""
+    if isinstance(error, errors.AuthenticationError):
+        return "set the key the message names (e.g. export OPENAI_API_KEY=...), or run on the embedded model: --llm local"
+    if isinstance(error, errors.BackendUnavailable):
+        return "install what the message names (bash .ci/install installs everything), or pick another --llm"
+    if isinstance(error, errors.TransientLLMError):
+        return "the provider did not answer: check the network and the provider's status, then run again"
+    if isinstance(error, errors.PermanentLLMError):
+        return "check the model name (--llm provider/model) and the provider's limits, or run with --llm local"
+    return "run with TRACE_OPT_DEBUG=1 to see the traceback"
+
+
+def cli(argv: list[str] | None = None, llm: LLM | None = None) -> int:
+    """``python examples/demo.py``: :func:`main` with failures as one line and an exit code
+    (1 for an error, 130 for Ctrl-C) instead of a traceback."""
     try:
-        main()
+        main(argv, llm)
+    except KeyboardInterrupt as e:
+        detail = str(e) if isinstance(e, errors.TrainingInterrupted) else "nothing was saved"
+        print(f"demo: interrupted: {detail}", file=sys.stderr)
+        return 130
     except trace.TraceOptError as e:  # a missing API key, an unreachable provider...: one line, not a traceback
+        if os.environ.get("TRACE_OPT_DEBUG"):
+            raise
         cause = e.exception if isinstance(e, trace.ExecutionError) else e
-        print(f"demo: error: {str(cause).splitlines()[0]}", file=sys.stderr)
-        print("help: check the provider's API key (e.g. OPENAI_API_KEY), or run on the embedded model: "
-              "python examples/demo.py --llm local", file=sys.stderr)  # fmt: skip
-        sys.exit(1)
+        print(f"demo: error: {str(cause).splitlines()[0]} (help: {_hint(cause)})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> MetaResult[Problem, TrainingSettings]
     logging.basicConfig(level=logging.WARNING)
     inner = resolve(args.llm) if args.llm else FunctionLLM(inner_model, name="optoprime-stand-in")
     meta_llm = resolve(args.llm) if args.llm else FunctionLLM(meta_model, name="meta-stand-in")
+    if not args.llm:
+        print("note: a scripted stand-in (FunctionLLM) plays the model, offline; its answers are written in this file, not learned -- pass --llm local or --llm openai/gpt-4o-mini for a real model")
     store = Store(args.store)
 
     meta = MetaOptimizer(

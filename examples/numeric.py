@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> tuple[float, str]:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     llm = resolve(args.llm) if args.llm else FunctionLLM(stand_in, name="numeric-stand-in")
+    if not args.llm:
+        print("note: a scripted stand-in (FunctionLLM) plays the model, offline; its answers are written in this file, not learned -- pass --llm local or --llm openai/gpt-4o-mini for a real model")
     number = optimise_number(llm, args.steps)
     print(f"\nbest x = {number:.4f} (target {TARGET})\n")
     code = optimise_function(llm, args.steps)

@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> SalesAgent:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     llm = resolve(args.llm) if args.llm else FunctionLLM(stand_in, name="sales-agent-stand-in")
+    if not args.llm:
+        print("note: a scripted stand-in (FunctionLLM) plays the model, offline; its answers are written in this file, not learned -- pass --llm local or --llm openai/gpt-4o-mini for a real model")
     agent = SalesAgent()
     cls = {"optoprime": OptoPrime, "textgrad": TextGrad, "opro": OPRO}[args.optimizer]
     optimizer = cls(agent.parameters(), llm=llm, memory_size=3)

@@ -239,6 +239,9 @@ class Optimizer:
         self.log.append(record)
         log.info("step %d: changed %s, rejected %s, %d tokens", self.step_count, changed or "nothing",
                  list(record["rejected"]) or "nothing", record["tokens"])  # fmt: skip
+        for name, reason in record["rejected"].items():  # a suggestion thrown away is worth seeing
+            log.warning("step %d: rejected the suggestion for %s: %s", self.step_count, name,
+                        str(reason).splitlines()[0] if reason else "no reason given")  # fmt: skip
         return record
 
     def step(self) -> dict[str, Any]:

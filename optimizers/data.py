@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from trace_opt import ExecutionError, Node
+from trace_opt import ExecutionError, Module, Node
 
-__all__ = ["Example", "Judge", "examples", "judge", "run_example"]
+__all__ = ["Example", "Judge", "check_int", "check_train_args", "examples", "judge", "read_judgement", "run_example"]
 
 Example = tuple[Any, Any]
 Judge = Callable[[Any, Any, Any], Any]
@@ -45,12 +45,21 @@ def judge(result: Any) -> tuple[float | None, str]:
     >>> judge((0.5, "half right")), judge(True), judge("too long")
     ((0.5, 'half right'), (1.0, 'correct'), (None, 'too long'))
     """
+    score, text = read_judgement(result)
+    if text is None:
+        text = ("correct" if result else "incorrect") if isinstance(result, bool) else f"score: {result:g}"
+    return score, text
+
+
+def read_judgement(result: Any) -> tuple[float | None, str | None]:
+    """``(score, text)`` as given, ``None`` for what is missing; ``TypeError`` for anything else.
+
+    The one reading of a judgement, shared by ``judge`` (training feedback) and the
+    meta-optimizer's scores, which differ only in what they do with a missing part."""
     if isinstance(result, str):
         return None, result
-    if isinstance(result, bool):
-        return float(result), "correct" if result else "incorrect"
-    if isinstance(result, (int, float)):
-        return float(result), f"score: {result:g}"
+    if isinstance(result, (bool, int, float)):
+        return float(result), None
     if isinstance(result, Mapping) and ("score" in result or "feedback" in result):
         score = result.get("score")
         return (None if score is None else float(score)), str(result.get("feedback", ""))
@@ -80,3 +89,23 @@ def run_example(
         return e.exception_node, failure_score, f"The program raised an exception:\n{e.exception_node.data}"
     score, text = judge(fn(x, out.data if isinstance(out, Node) else out, info))
     return out, score, text
+
+
+def check_int(name: str, value: Any, low: int, optional: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int >= ``low`` (or None if ``optional``)."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
+
+
+def check_train_args(agent: Any, feedback_fn: Any, *, epochs: int, batch_size: int, concurrency: int,
+                     patience: int | None, checkpoint: Any) -> None:  # fmt: skip
+    """The checks ``train`` and every search trainer make before anything runs (one copy)."""
+    if not callable(feedback_fn):
+        raise TypeError(f"Invalid feedback_fn: {feedback_fn!r:.80}\nhelp: pass fn(input, output, info) -> (score, text)")
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("concurrency", concurrency, 1)):
+        check_int(name, value, low)
+    check_int("patience", patience, 1, optional=True)
+    if checkpoint is not None and not isinstance(agent, Module):
+        raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")

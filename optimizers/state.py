@@ -17,7 +17,7 @@ from __future__ import annotations
 import reprlib
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 from trace_opt import ParameterNode
 from trace_opt.errors import StateDictError, UnsafeStateError
@@ -25,19 +25,34 @@ from trace_opt.llm.request import SAFE_PARAMS
 from trace_opt.modules import check_loadable
 from trace_opt.secrets import redact
 
-from .hyper import validate
+from .hyper import Hyper, validate
 from .proposal import jsonable
 
-if TYPE_CHECKING:
-    from .base import Optimizer
 
 __all__ = ["check_state", "load_state", "to_state"]
+
+class Stateful(Protocol):
+    """What saving and loading state reads of an optimizer (``optimizers.Optimizer`` is one).
+
+    A protocol here, so ``base`` (whose ``state_dict`` calls this module) and ``state`` do not
+    import each other."""
+
+    hyperparameters: ClassVar[dict[str, Hyper]]
+    param_groups: list[dict[str, Any]]
+    state: dict[ParameterNode[Any], dict[str, Any]]
+    step_count: int
+    log: list[dict[str, Any]]
+    memory: list[deque[dict[str, Any]]]
+
+    @property
+    def parameters(self) -> list[ParameterNode[Any]]: ...
+
 
 FORMAT = "optimizers.state"
 VERSION = 1
 
 
-def to_state(opt: Optimizer) -> dict[str, Any]:
+def to_state(opt: Stateful) -> dict[str, Any]:
     """The JSON-ready state of ``opt``: step count, groups, per-parameter state, memory, log."""
     index = {id(p): i for i, p in enumerate(opt.parameters)}
     groups = [
@@ -80,7 +95,7 @@ def _corrupt(message: str) -> StateDictError:
     return StateDictError(message, hint="pass what state_dict() returned, for an optimizer built the same way")
 
 
-def _check_groups(opt: Optimizer, groups: Any) -> list[dict[str, Any]]:
+def _check_groups(opt: Stateful, groups: Any) -> list[dict[str, Any]]:
     if not isinstance(groups, list) or len(groups) != len(opt.param_groups):
         found = len(groups) if isinstance(groups, list) else _short(groups)
         raise _corrupt(f"the state has {found} param groups, this optimizer {len(opt.param_groups)}")
@@ -120,7 +135,7 @@ def _check_llm_params(group: int, saved: Any, current: Mapping[str, Any]) -> dic
     return {**kept, **saved}
 
 
-def _check_memory(opt: Optimizer, data: Any) -> list[deque[dict[str, Any]]]:
+def _check_memory(opt: Stateful, data: Any) -> list[deque[dict[str, Any]]]:
     n = len(opt.parameters)
     if not isinstance(data, list) or len(data) != len(opt.param_groups):
         raise _corrupt("memory does not match the param groups")
@@ -133,12 +148,12 @@ def _check_memory(opt: Optimizer, data: Any) -> list[deque[dict[str, Any]]]:
     return [deque(dict(e) for e in group) for group in data]
 
 
-def load_state(opt: Optimizer, saved: Mapping[str, Any]) -> None:
+def load_state(opt: Stateful, saved: Mapping[str, Any]) -> None:
     """Check ``saved`` completely, then install it into ``opt``."""
     check_state(opt, saved)()
 
 
-def check_state(opt: Optimizer, saved: Any) -> Callable[[], None]:
+def check_state(opt: Stateful, saved: Any) -> Callable[[], None]:
     """Check ``saved`` completely without changing anything; returns the function that installs it.
 
     Callers that load several things at once (``optimizers.progress``) check them all first.

@@ -10,50 +10,30 @@ parameters to keep: the best are restored at the end and checkpointed when they 
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from trace_opt import Module, Node, execution, stop_tracing
-from trace_opt.errors import BudgetExceeded
-from trace_opt.llm import LocalLLM, track_usage
+from trace_opt import Module
+from trace_opt.errors import TrainingInterrupted
+from trace_opt.llm import LocalLLM
 
 from .base import Optimizer
 from .observe import TrainingRun
-from .failures import SKIPPABLE, skip_reason
 from .progress import load_progress, save_progress
-from .data import Example, Judge, judge
+from .data import Example, Judge, check_train_args
 from .data import examples as _examples
-from .data import run_example as _run
 from .search import BeamSearch, SearchTrainer
-from .search.trainer import _int as _check  # the same int checks and messages
+from .steploop import StepLoop, evaluate
 from .trainlog import TrainLog
 
-__all__ = ["evaluate", "train"]
+__all__ = ["evaluate", "train"]  # evaluate lives in steploop; exported here as before
 
 log = logging.getLogger("optimizers.train")
-
-
-def evaluate(
-    agent: Callable[[Any], Any], dataset: Any, eval_fn: Judge, *, concurrency: int = 4, failure_score: float = 0.0
-) -> float:
-    """Mean score of ``eval_fn(input, output, info)`` over ``dataset``, without tracing.
-
-    A forward that raises scores ``failure_score``.
-
-    >>> evaluate(lambda x: x * 2, [(1, 2), (2, 5)], lambda x, y, want: float(y == want))
-    0.5
-    """
-    examples = _examples(dataset, "dataset")
-    with stop_tracing():
-        results = execution.map(lambda ex: _run(agent, eval_fn, ex, failure_score)[1], examples, concurrency=concurrency)
-    scores = [0.0 if s is None else s for s in results]
-    return sum(scores) / len(scores)
 
 
 def _bar(done: int, total: int, record: dict[str, Any]) -> None:
@@ -131,169 +111,121 @@ def train(
         if progress is not None:
             raise ValueError("Invalid progress: search trainers do not write progress files yet\n"
                              "help: pass trainer='step' to resume an interrupted run")  # fmt: skip
-        return trainer.train(agent, dataset, feedback_fn, optimizer, epochs=epochs, batch_size=batch_size, valset=valset,
-                             eval_fn=eval_fn, concurrency=concurrency, patience=patience, target_score=target_score,
-                             checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle, seed=seed,
-                             failure_score=failure_score, callback=callback, verbose=verbose)  # fmt: skip
+        try:
+            return trainer.train(agent, dataset, feedback_fn, optimizer, epochs=epochs, batch_size=batch_size,
+                                 valset=valset, eval_fn=eval_fn, concurrency=concurrency, patience=patience,
+                                 target_score=target_score, checkpoint=checkpoint, restore_best=restore_best,
+                                 shuffle=shuffle, seed=seed, failure_score=failure_score, callback=callback,
+                                 verbose=verbose)  # fmt: skip
+        except KeyboardInterrupt as e:
+            if isinstance(e, TrainingInterrupted):
+                raise
+            raise TrainingInterrupted(_interrupted("the search", None, checkpoint)) from None
     if trainer != "step":
         raise ValueError(f"Invalid trainer: {trainer!r:.80}\nhelp: pass 'auto', 'step' or a search trainer (BeamSearch(...))")
     examples = _examples(dataset, "dataset")
     val = _examples(valset, "valset") if valset is not None else None
-    if not callable(feedback_fn):
-        raise TypeError(f"Invalid feedback_fn: {feedback_fn!r:.80}\nhelp: pass fn(input, output, info) -> feedback")
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("concurrency", concurrency, 1)):
-        _check(name, value, low)
-    _check("patience", patience, 1, optional=True)
-    if checkpoint is not None and not isinstance(agent, Module):
-        raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")
+    check_train_args(agent, feedback_fn, epochs=epochs, batch_size=batch_size, concurrency=concurrency,
+                     patience=patience, checkpoint=checkpoint)  # fmt: skip
+    if isinstance(agent, Module) and optimizer.history is None:
+        optimizer.history = agent  # parameter versions in the store are named like its state_dict
     observers = TrainingRun("step", optimizer, {"epochs": epochs, "batch_size": batch_size, "concurrency": concurrency,
                             "patience": patience, "target_score": target_score, "seed": seed, "shuffle": shuffle,
                             "dataset_size": len(examples), "valset_size": None if val is None else len(val)})  # fmt: skip
+    loop = StepLoop(agent, optimizer, feedback_fn, eval_fn or feedback_fn, checkpoint=checkpoint,
+                     concurrency=concurrency, failure_score=failure_score, observers=observers)  # fmt: skip
     try:
-        history = _step_loop(agent, examples, val, feedback_fn, optimizer, observers, epochs=epochs, batch_size=batch_size,
-                             eval_fn=eval_fn, concurrency=concurrency, patience=patience, target_score=target_score,
-                             checkpoint=checkpoint, progress=progress, restore_best=restore_best, shuffle=shuffle,
-                             seed=seed, failure_score=failure_score, callback=callback, verbose=verbose)  # fmt: skip
+        history = _train_loop(loop, examples, val, epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                              target_score=target_score, patience=patience, progress=progress, callback=callback,
+                              restore_best=restore_best, verbose=verbose)  # fmt: skip
     except BaseException as e:
         observers.finished(None, e, agent=agent, optimizer=optimizer)
+        if isinstance(e, KeyboardInterrupt) and not isinstance(e, TrainingInterrupted):
+            where = f"step {loop.step}" if loop.step else "the initial evaluation"
+            raise TrainingInterrupted(_interrupted(where, progress, checkpoint, loop.saved), log=loop.history) from None
         raise
     observers.finished(history, None, agent=agent, optimizer=optimizer)
     return history
 
 
-def _step_loop(
-    agent: Callable[[Any], Any],
-    examples: list[Example],
-    val: list[Example] | None,
-    feedback_fn: Judge,
-    optimizer: Optimizer,
-    observers: TrainingRun,
-    *,
-    epochs: int,
-    batch_size: int,
-    eval_fn: Judge | None,
-    concurrency: int,
-    patience: int | None,
-    target_score: float | None,
-    checkpoint: str | os.PathLike[str] | None,
-    progress: str | os.PathLike[str] | None,
-    restore_best: bool,
-    shuffle: bool,
-    seed: int | None,
-    failure_score: float,
-    callback: Callable[[dict[str, Any]], Any] | None,
-    verbose: bool,
-) -> TrainLog:
-    """The one-suggestion loop of :func:`train` (arguments already checked)."""
-    scorer = eval_fn or feedback_fn
-    params = optimizer.parameters
-    if isinstance(agent, Module) and optimizer.history is None:
-        optimizer.history = agent  # parameter versions in the store are named like its state_dict
-    rng = random.Random(seed)
-    total = epochs * math.ceil(len(examples) / batch_size)
-    history = TrainLog()
-    best: dict[str, Any] = {"score": -math.inf, "values": [copy.deepcopy(p.data) for p in params]}
-
-    def consider(score: float | None, values: list[Any]) -> bool:
-        if score is None or score <= best["score"]:
-            return False
-        best.update(score=score, values=values)
-        if checkpoint is not None:
-            agent.save(checkpoint)
-        return True
-
-    def snapshot() -> list[Any]:
-        return [copy.deepcopy(p.data) for p in params]
-
-    if val is not None and not (progress is not None and os.path.exists(progress)):
-        with track_usage() as usage:
-            score = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)
-        consider(score, snapshot())
-        history.append({"step": 0, "epoch": 0, "score": score, "best": score, "tokens": usage.total_tokens,
-                        "cost": usage.cost, "changed": [], "note": "initial"})  # fmt: skip
-        observers.step_ended(history[-1])
-    stale, step, stop = 0, 0, ""
-    done = 0
+def _interrupted(where: str, progress: Any, checkpoint: Any, saved: int = 0) -> str:
+    """The one line Ctrl-C leaves: what is on disk and how to carry on."""
+    if progress is not None and saved:
+        return (f"training interrupted in {where}: steps 1-{saved} are saved in {progress}; "
+                "run the same train(...) call again to resume after them")  # fmt: skip
     if progress is not None:
-        resumed = load_progress(progress, optimizer)
-        if resumed is not None:
-            done, stale, history = resumed["step"], resumed["stale"], TrainLog(resumed["history"])
-            best.update(resumed["best"])
-            log.info("resuming after step %d from %s", done, progress)
-    batch: list[Example] = []
+        return (f"training interrupted in {where}: no step had completed, so {progress} holds nothing yet; "
+                "run the same train(...) call again to start over")  # fmt: skip
+    if checkpoint is not None:
+        return (f"training interrupted in {where}: the best parameters so far are in {checkpoint} "
+                "(Module.load); pass progress='progress.json' to train(...) to make a run resumable")  # fmt: skip
+    return (f"training interrupted in {where}: nothing was saved; "
+            "pass progress='progress.json' to train(...) to make a run resumable")
+
+
+def _train_loop(loop: StepLoop, examples: list[Example], val: list[Example] | None, *, epochs: int, batch_size: int,
+         shuffle: bool, seed: int | None, target_score: float | None, patience: int | None,
+         progress: str | os.PathLike[str] | None, callback: Callable[[dict[str, Any]], Any] | None,
+         restore_best: bool, verbose: bool) -> TrainLog:  # fmt: skip
+    """The one-suggestion loop (arguments checked): resume, initial score, steps, final score, best restored."""
+    optimizer = loop.optimizer
+    resumed = _resume(progress, optimizer, loop)
+    if val is not None and not resumed:
+        loop.score_initial(val)
+    total = epochs * math.ceil(len(examples) / batch_size)
+    step, batch = 0, list[Example]()
+    for step, epoch, batch in _batches(examples, epochs, batch_size, shuffle, seed):
+        if step <= loop.done:  # completed before the run was interrupted
+            continue
+        loop.observers.step_started(step)
+        loop.step = step
+        record = loop.run_step(step, epoch, batch, val)
+        loop.check_stop(record, target_score, patience)
+        loop.history.append(record)
+        loop.observers.step_ended(record)
+        if progress is not None:
+            save_progress(progress, optimizer, step, loop.best, loop.stale, loop.history)
+            loop.saved = step
+        log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
+                 record["best"], record["tokens"], record["note"])  # fmt: skip
+        if verbose:
+            _bar(step, total, record)
+        if callback is not None and callback(record) is False:
+            loop.stop = loop.stop or "stopped by callback"
+        if loop.stop:
+            break
+    if val is None and not loop.stop and batch:  # the last update has not been scored yet
+        loop.score_final(step, epochs, batch)
+    if restore_best:
+        loop.restore_best()
+    if verbose:
+        sys.stderr.write("\n")
+    return loop.history
+
+
+def _batches(examples: list[Example], epochs: int, batch_size: int, shuffle: bool,
+             seed: int | None) -> Iterator[tuple[int, int, list[Example]]]:  # fmt: skip
+    """``(step, epoch, batch)`` in the seeded order, so a resumed run sees the batches the first run would have."""
+    rng = random.Random(seed)
+    step = 0
     for epoch in range(1, epochs + 1):
         order = list(range(len(examples)))
         if shuffle:
             rng.shuffle(order)
         for start in range(0, len(order), batch_size):
-            batch = [examples[i] for i in order[start : start + batch_size]]
             step += 1
-            if step <= done:  # completed before the run was interrupted
-                continue
-            observers.step_started(step)
-            record: dict[str, Any] = {"step": step, "epoch": epoch, "changed": [], "note": ""}
-            before = snapshot()
-            with track_usage() as usage:
-                try:
-                    results = execution.map(lambda ex: _run(agent, feedback_fn, ex, failure_score), batch,
-                                            concurrency=concurrency)  # fmt: skip
-                    scores = [s for _, s, _ in results if s is not None]
-                    record["batch_score"] = sum(scores) / len(scores) if scores else None
-                    optimizer.zero_feedback()
-                    for out, score, text in results:
-                        if not isinstance(out, Node):
-                            raise TypeError(f"the agent returned {type(out).__name__}, not a node\n"
-                                            "help: return the output of a traced call (a bundled function or operator)")  # fmt: skip
-                        optimizer.backward(out, text, score=score)
-                    del results
-                    try:
-                        stepped = optimizer.step()
-                        record["changed"], record["rejected"] = stepped["changed"], stepped["rejected"]
-                    except SKIPPABLE as e:
-                        if (reason := skip_reason(e)) is None:
-                            raise
-                        record["note"] = f"skipped: {reason}"
-                        log.warning("step %d skipped: %s", step, e)
-                    if val is not None:
-                        record["score"] = evaluate(agent, val, scorer, concurrency=concurrency, failure_score=failure_score)
-                        improved = consider(record["score"], snapshot())
-                    else:
-                        record["score"] = record["batch_score"]
-                        improved = consider(record["batch_score"], before)
-                except BudgetExceeded as e:
-                    stop = record["note"] = f"budget exhausted: {str(e).splitlines()[0]}"
-                    improved = False
-            record.update(tokens=usage.total_tokens, cost=usage.cost, best=None if best["score"] == -math.inf else best["score"])
-            stale = 0 if improved else stale + 1
-            if not stop and target_score is not None and best["score"] >= target_score:
-                stop = record["note"] = "target score reached"
-            elif not stop and patience is not None and stale >= patience:
-                stop = record["note"] = f"early stop: no improvement in {patience} evaluations"
-            history.append(record)
-            observers.step_ended(record)
-            if progress is not None:
-                save_progress(progress, optimizer, step, best, stale, history)
-            log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
-                     record["best"], record["tokens"], record["note"])  # fmt: skip
-            if verbose:
-                _bar(step, total, record)
-            if callback is not None and callback(record) is False:
-                stop = stop or "stopped by callback"
-            if stop:
-                break
-        if stop:
-            break
-    if val is None and not stop and batch:  # the last update has not been scored yet
-        with track_usage() as usage:
-            final = evaluate(agent, batch, scorer, concurrency=concurrency, failure_score=failure_score)
-        consider(final, snapshot())
-        history.append({"step": step, "epoch": epochs, "score": final, "best": best["score"], "tokens": usage.total_tokens,
-                        "cost": usage.cost, "changed": [], "note": "final parameters on the last batch"})  # fmt: skip
-        observers.step_ended(history[-1])
-    if restore_best and best["score"] != -math.inf:
-        for p, value in zip(params, best["values"]):
-            if not (type(value) is type(p.data) and value == p.data):
-                p._set(value)
-    if verbose:
-        sys.stderr.write("\n")
-    return history
+            yield step, epoch, [examples[i] for i in order[start : start + batch_size]]
+
+
+def _resume(progress: str | os.PathLike[str] | None, optimizer: Optimizer, loop: StepLoop) -> bool:
+    """Load ``progress`` (if it exists) into the loop: completed steps, best so far, patience count."""
+    if progress is None:
+        return False
+    resumed = load_progress(progress, optimizer)
+    if resumed is None:
+        return False
+    loop.done, loop.stale, loop.history = resumed["step"], resumed["stale"], TrainLog(resumed["history"])
+    loop.saved = loop.done
+    loop.best.update(resumed["best"])
+    log.info("resuming after step %d from %s", loop.done, progress)
+    return True

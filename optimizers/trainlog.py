@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["TrainLog"]
+__all__ = ["RecordTable", "TrainLog"]
 
 _COLUMNS = [
     ("step", "step"),
@@ -33,7 +33,29 @@ def _cell(key: str, value: Any) -> str:
     return text if len(text) <= 48 else text[:45] + "..."
 
 
-class TrainLog(list[dict[str, Any]]):
+class RecordTable(list[dict[str, Any]]):
+    """A list of records that prints as an aligned table of ``columns`` (``(key, title)``
+    pairs), each value drawn by ``cell(key, value)``: the shape of every log trainers return."""
+
+    columns: ClassVar[list[tuple[str, str]]] = _COLUMNS
+
+    @staticmethod
+    def cell(key: str, value: Any) -> str:
+        """One value as table text."""
+        return _cell(key, value)
+
+    def table(self) -> str:
+        """The records as an aligned text table."""
+        rows = [[title for _, title in self.columns]]
+        rows += [[self.cell(key, r.get(key)) for key, _ in self.columns] for r in self]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(self.columns))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+class TrainLog(RecordTable):
     """One record per step (``step``, ``epoch``, ``batch_score``, ``score``, ``best``, ``tokens``,
     ``cost``, ``changed``, ``rejected``, ``note``); ``str()`` is a table.
 
@@ -58,13 +80,3 @@ class TrainLog(list[dict[str, Any]]):
     def cost(self) -> float:
         """Dollars spent by the whole run (0.0 when the backends report no prices)."""
         return sum(float(r.get("cost") or 0.0) for r in self)
-
-    def table(self) -> str:
-        """The records as an aligned text table."""
-        rows = [[title for _, title in _COLUMNS]]
-        rows += [[_cell(key, r.get(key)) for key, _ in _COLUMNS] for r in self]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
-
-    def __str__(self) -> str:
-        return self.table()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,22 @@ def test_code_validation_never_runs_the_text(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=100))
 def test_constraint_checks_accept_any_text(text: str) -> None:
-    for c in (Choice(["a", "b"]), Regex(r"\d+"), JSONSchema({"type": "object", "properties": {"x": {"type": "integer"}}})):
+    def is_schema_object(t: str) -> bool:  # an independent oracle for the JSONSchema below
+        try:
+            value = json.loads(t)
+        except ValueError:
+            return False
+        x = value.get("x", 0) if isinstance(value, dict) else None
+        return isinstance(value, dict) and isinstance(x, int) and not isinstance(x, bool)
+
+    oracles = [
+        (Choice(["a", "b"]), text in ("a", "b")),
+        (Regex(r"\d+"), re.fullmatch(r"\d+", text) is not None),
+        (JSONSchema({"type": "object", "properties": {"x": {"type": "integer"}}}), is_schema_object(text)),
+    ]
+    for c, expected in oracles:
         result = c.check(text)
-        assert bool(result) in (True, False)
+        assert bool(result) is expected, (c, text, result)
         if not result:
             assert result.reason
 

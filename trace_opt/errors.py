@@ -33,6 +33,8 @@ working, and every message names the bad value and ends with a ``help:`` line.
         │   ├── ModelNotFound
         │   └── BackendUnavailable      the backend's package or model file is missing
         └── BudgetExceeded              a token / dollar / call budget would be overspent
+
+    TrainingInterrupted (KeyboardInterrupt)  Ctrl-C in a training loop: says what was saved and how to resume
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ __all__ = [
     "StoreBusy",
     "StoreError",
     "TraceOptError",
+    "TrainingInterrupted",
     "TransientLLMError",
     "UnsafeStateError",
 ]
@@ -252,3 +255,13 @@ class BackendUnavailable(PermanentLLMError):
 
 class BudgetExceeded(LLMError):
     """Running the next call would exceed the configured token/dollar/call budget."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a training loop. Still a ``KeyboardInterrupt`` (no ``except Exception``
+    swallows it); its message is one line on what was saved and how to resume, and ``.log``
+    holds the steps that completed."""
+
+    def __init__(self, message: str, *, log: Any = None) -> None:
+        super().__init__(message)
+        self.log = log

@@ -16,6 +16,7 @@ the Jupyter picture by ``trace_opt.visualize``. ``import trace_opt`` loads all o
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import re
 import threading
@@ -24,9 +25,10 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .context import TRACING, using
+from .context import using
 from .errors import BackwardError, ConstraintViolation, with_help
 
 __all__ = [
@@ -697,13 +699,36 @@ def format_exception(exc: BaseException, limit: int = 4) -> str:
     """``"(ZeroDivisionError) division by zero"`` plus the last frames of the traceback, which
     is what an optimizer needs to repair code without drowning its prompt."""
     head = f"({type(exc).__name__}) {exc}"
-    frames = traceback.extract_tb(exc.__traceback__)[-limit:]
     # Drop our own frames: the user (and the optimizer) should see their code, not ours.
-    frames = [f for f in frames if "/trace_opt/" not in f.filename.replace("\\", "/")]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library_file(f.filename)][-limit:]
     if not frames:
         return head
     lines = "".join(traceback.format_list(frames)).rstrip()
     return f"{head}\nTraceback (most recent call last):\n{lines}"
+
+
+def _library_dirs() -> tuple[Path, ...]:
+    """The installed directories of ``trace_opt`` and of its sibling ``optimizers`` package.
+
+    Located from this file, not imported: the core never imports ``optimizers``."""
+    here = Path(__file__).resolve().parent
+    return (here, here.parent / "optimizers")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_library_file(filename: str) -> bool:
+    """Whether a frame's file belongs to the installed packages. Decided by real location, not
+    by a path substring: a clone is named ``trace_opt`` and the user's code lives in it too."""
+    if filename.startswith("<"):  # "<string>", "<llm-rewrite>": code made at run time is the user's
+        return False
+    try:
+        path = Path(filename).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return any(path.is_relative_to(d) for d in _LIBRARY_DIRS)
+
+
+_LIBRARY_DIRS = _library_dirs()
 
 
 class Naming:
@@ -790,11 +815,6 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def iter_nodes(values: Iterable[Any]) -> Iterable[Node[Any]]:
-    """The nodes among ``values`` (helper for code that accepts nodes or plain values)."""
-    return (v for v in values if isinstance(v, Node))
-
-
 def check_backward_target(target: Any) -> Node[Any]:
     """Validate the target of ``backward`` with a message that says what to pass instead."""
     if not isinstance(target, Node):
@@ -803,7 +823,3 @@ def check_backward_target(target: Any) -> Node[Any]:
             hint="call backward on the node a traced call returned (or on ExecutionError.exception_node)",
         )
     return target
-
-
-def tracing_enabled() -> bool:
-    return TRACING.get()

@@ -8,7 +8,8 @@ source (``render(x).source``) still works; turning it into an image says how to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackendUnavailable, with_help
@@ -36,14 +37,30 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _label(n: Node[Any], limit: int, redact: Callable[[str], str]) -> str:
+def _feedback_lines(feedback: list[Any], limit: int, redact: Callable[[str], str], shown: int = 4) -> list[str]:
+    """All the feedback a node got, summarised: how many (per score, when scored) and each
+    distinct text once with its count -- the last item alone would show 2 wrong and 2 right
+    as "Correct"."""
+    texts = Counter(getattr(f, "text", str(f)) for f in feedback)
+    scores = Counter(f.score for f in feedback if getattr(f, "score", None) is not None)
+    head = f"{len(feedback)} feedback"
+    if scores:
+        head += " (" + ", ".join(f"{c}× score {s:g}" for s, c in sorted(scores.items())) + ")"
+    lines = [head + ":"]
+    for text, count in texts.most_common(shown):
+        lines.append(("" if count == 1 else f"{count}× ") + _clip(redact(" ".join(text.split())), limit))
+    if len(texts) > shown:
+        lines.append(f"... {len(texts) - shown} more distinct")
+    return lines
+
+
+def _label(n: Node[Any], limit: int, redact: Callable[[str], str], name: str | None = None) -> str:
     # redacted before clipping: a cut secret would no longer match (pictures get shared)
-    head = n.py_name + (" (trainable)" if n.trainable else "")
+    head = (name or n.py_name) + (" (trainable)" if n.trainable else "")
     body = _clip(redact(repr(n.data) if not isinstance(n.data, str) else n.data), limit)
     lines = [head, body]
-    fb = n.feedback
-    if fb:
-        lines.append("feedback: " + _clip(redact(getattr(fb[-1], "text", str(fb[-1]))), limit))
+    if n.feedback:
+        lines += _feedback_lines(list(n.feedback), limit, redact)
     return "\n".join(lines)
 
 
@@ -52,12 +69,14 @@ def render(
     max_label: int = 60,
     max_nodes: int = 500,
     rankdir: str = "TB",
+    names: Mapping[Node[Any], str] | None = None,
 ) -> graphviz.Digraph:
     """A ``graphviz.Digraph`` of everything ``output`` was computed from.
 
     Graphs larger than ``max_nodes`` keep the nodes nearest the output and say how many
     were left out. A recorded run (``trace_opt.record``) renders as its call tree, with
-    replayed calls, overrides and the replay point marked.
+    replayed calls, overrides and the replay point marked. ``names`` relabels nodes -- e.g.
+    a module's parameters by their ``state_dict`` names, as the rest of a report calls them.
 
     >>> import trace_opt as trace
     >>> x = trace.node("a", trainable=True)
@@ -82,7 +101,7 @@ def render(
         style = dict(_STYLE[n.kind])
         if n.trainable:
             style.update(penwidth="2.5", peripheries="2")
-        dot.node(str(id(n)), _label(n, max_label, redact), **style)
+        dot.node(str(id(n)), _label(n, max_label, redact, (names or {}).get(n)), **style)
         for p in n._parents:
             if id(p) in keep:
                 dot.edge(str(id(p)), str(id(n)))

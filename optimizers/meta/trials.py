@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from trace_opt import ExecutionError, FunModule, Node
@@ -16,6 +16,7 @@ from trace_opt.functions.spec import jsonable
 from trace_opt.functions.types import display
 from trace_opt.nodes import format_exception
 
+from ..data import read_judgement
 from .records import Trial
 
 __all__ = ["describe_task", "judge", "render_result", "run_trial", "schema_type"]
@@ -57,27 +58,22 @@ def describe_task(description: str, name: str, hyperparameters: Any, target_scor
 
 def judge(result: Any) -> tuple[float, str]:
     """``(score, feedback)`` from what a scoring function returned: a number, a bool, a
-    ``(score, text)`` pair or a ``{"score", "feedback"}`` dict.
+    ``(score, text)`` pair or a ``{"score", "feedback"}`` dict (read like training feedback,
+    but a score is required).
 
     >>> judge(0.5), judge((1, "perfect")), judge({"score": 0, "feedback": "wrong"})
     ((0.5, ''), (1.0, 'perfect'), (0.0, 'wrong'))
     """
-    if isinstance(result, bool):
-        return float(result), ""
-    if isinstance(result, (int, float)):
-        return float(result), ""
-    if isinstance(result, Mapping) and "score" in result:
-        return float(result["score"]), str(result.get("feedback", ""))
-    if isinstance(result, (tuple, list)) and len(result) == 2:
-        a, b = result
-        if isinstance(b, (int, float)) and not isinstance(a, (int, float)):
-            a, b = b, a
-        if isinstance(a, (int, float)):
-            return float(a), str(b)
-    raise TypeError(
-        f"Invalid score: {result!r:.80}\nhelp: the scoring function returns a number, a (score, feedback) pair "
-        "or {'score': ..., 'feedback': ...}"
-    )
+    try:
+        score, text = read_judgement(result)
+    except TypeError:
+        score = None
+    if score is None:
+        raise TypeError(
+            f"Invalid score: {result!r:.80}\nhelp: the scoring function returns a number, a (score, feedback) pair "
+            "or {'score': ..., 'feedback': ...}"
+        ) from None
+    return score, text or ""
 
 
 def render_result(result: Any, limit: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..trainlog import TrainLog
+from ..trainlog import RecordTable, TrainLog
 
 __all__ = ["CandidateLog", "SearchLog"]
 
@@ -37,7 +37,7 @@ def _cell(key: str, value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-class CandidateLog(list[dict[str, Any]]):
+class CandidateLog(RecordTable):
     """One record per candidate: ``id``, ``parent``, ``step``, ``sample`` (the sample id that
     proposed it), ``status`` (``initial``, ``scored``, ``duplicate``, ``unchanged``,
     ``unreadable``), ``batch_score`` (on the minibatch it was proposed for), ``score`` (mean over
@@ -53,20 +53,16 @@ class CandidateLog(list[dict[str, Any]]):
     0
     """
 
+    columns = _COLUMNS
+
+    @staticmethod
+    def cell(key: str, value: Any) -> str:
+        return _cell(key, value)
+
     def scored(self) -> list[dict[str, Any]]:
         """The records of candidates that were evaluated, best mean score first."""
         done = [r for r in self if isinstance(r.get("score"), (int, float))]
         return sorted(done, key=lambda r: -r["score"])
-
-    def table(self) -> str:
-        """The records as an aligned text table."""
-        rows = [[title for _, title in _COLUMNS]]
-        rows += [[_cell(key, r.get(key)) for key, _ in _COLUMNS] for r in self]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
-
-    def __str__(self) -> str:
-        return self.table()
 
 
 class SearchLog(TrainLog):

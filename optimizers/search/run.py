@@ -18,7 +18,7 @@ import os
 import random
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trace_opt import Module, Node, ParameterNode, execution, stop_tracing
 from trace_opt.llm import UsageTracker
@@ -32,9 +32,7 @@ from .aggregate import aggregate_feedback
 from .budget import Clock
 from .candidates import Candidate, propose_k
 from .log import SearchLog
-
-if TYPE_CHECKING:
-    from .trainer import SearchTrainer
+from .options import SearchOptions
 
 __all__ = ["SearchRun"]
 
@@ -48,7 +46,7 @@ def _same(a: Any, b: Any) -> bool:
 class SearchRun(ObservedSteps):
     """One run of a ``SearchTrainer``: data, candidates, best, log and budget (internal)."""
 
-    def __init__(self, trainer: SearchTrainer, agent: Callable[[Any], Any], dataset: Any, feedback_fn: Judge,
+    def __init__(self, trainer: SearchOptions, agent: Callable[[Any], Any], dataset: Any, feedback_fn: Judge,
                  optimizer: Optimizer, opts: dict[str, Any]) -> None:  # fmt: skip
         self.trainer, self.agent, self.feedback_fn, self.optimizer = trainer, agent, feedback_fn, optimizer
         self.params: list[ParameterNode[Any]] = optimizer.parameters

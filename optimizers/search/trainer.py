@@ -14,12 +14,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from trace_opt import Module
 from trace_opt.errors import BudgetExceeded
 from trace_opt.store import Store
 
 from ..base import Optimizer
-from ..data import Judge
+from ..data import Judge, check_int, check_train_args
 from ..observe import TrainingRun
 from .budget import Budget
 from .log import SearchLog
@@ -27,12 +26,7 @@ from .run import SearchRun
 
 __all__ = ["SearchTrainer"]
 
-
-def _int(name: str, value: Any, low: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"Invalid {name}: {value!r}\nhelp: pass an int >= {low}" + (" or None" if optional else ""))
+_int = check_int  # the name the search modules import
 
 
 class SearchTrainer:
@@ -89,11 +83,11 @@ class SearchTrainer:
         proposal_concurrency: int = 1,
         max_reasks: int | None = 0,
     ) -> None:
-        _int("k", k, 1)
-        _int("max_feedback_tokens", max_feedback_tokens, 50)
-        _int("verbatim", verbatim, 1)
-        _int("proposal_concurrency", proposal_concurrency, 1)
-        _int("max_reasks", max_reasks, 0, optional=True)
+        check_int("k", k, 1)
+        check_int("max_feedback_tokens", max_feedback_tokens, 50)
+        check_int("verbatim", verbatim, 1)
+        check_int("proposal_concurrency", proposal_concurrency, 1)
+        check_int("max_reasks", max_reasks, 0, optional=True)
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
                                         or not 0 <= temperature <= 2):  # fmt: skip
             raise ValueError(f"Invalid temperature: {temperature!r}\nhelp: pass a number in [0, 2], or None")
@@ -132,18 +126,13 @@ class SearchTrainer:
         """Search for better values of ``optimizer``'s parameters of ``agent``; see the class."""
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
-        if not callable(feedback_fn):
-            raise TypeError(f"Invalid feedback_fn: {feedback_fn!r:.80}\nhelp: pass fn(input, output, info) -> (score, text)")
-        for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("concurrency", concurrency, 1)):
-            _int(name, value, low)
-        _int("steps", steps, 1, optional=True)
-        _int("patience", patience, 1, optional=True)
+        check_train_args(agent, feedback_fn, epochs=epochs, batch_size=batch_size, concurrency=concurrency,
+                         patience=patience, checkpoint=checkpoint)  # fmt: skip
+        check_int("steps", steps, 1, optional=True)
         if budget is not None and not isinstance(budget, Budget):
             raise TypeError(f"Invalid budget: {budget!r:.80}\nhelp: pass optimizers.Budget(calls=..., seconds=...)")
         if store is not None and not isinstance(store, Store):
             raise TypeError(f"Invalid store: {store!r:.80}\nhelp: pass a trace_opt.store.Store, or None")
-        if checkpoint is not None and not isinstance(agent, Module):
-            raise ValueError(f"Invalid checkpoint: {checkpoint!r}\nhelp: checkpoints need a trace_opt.Module agent (use @model)")
         opts = dict(valset=valset, eval_fn=eval_fn, concurrency=concurrency, store=store, patience=patience,
                     target_score=target_score, checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle,
                     seed=seed, failure_score=failure_score, callback=callback, verbose=verbose,

@@ -42,11 +42,22 @@ def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text (for scripts)")
 
 
+def _version() -> str:
+    """The installed distribution's version (what pip reports), else the package's own."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("trace-opt-lib")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return str(sys.modules["trace_opt"].__version__)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``trace-opt``; each subcommand sets ``func``."""
     prog = "trace-opt"
     parser = _Parser(prog=prog, description="Inspect what trace_opt recorded: runs, parameter history, the LLM cache.",
                      epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"{prog} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("runs", help="list recorded runs, newest first", description="List recorded runs, newest first.")

@@ -57,8 +57,8 @@ def _call_dict(c: Call) -> dict[str, Any]:
             "replayed": c.replayed, "overridden": c.overridden}  # fmt: skip
 
 
-def _load(args: argparse.Namespace, stack: ExitStack) -> tuple[FoundRun, Run]:
-    stores = open_stores(args.store)
+def _load(args: argparse.Namespace, stack: ExitStack, writable: bool = False) -> tuple[FoundRun, Run]:
+    stores = open_stores(args.store, writable=writable)
     for s in stores:
         stack.callback(s.close)
     found = find_run(stores, args.run)
@@ -146,7 +146,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from ..llm import Cache, use, use_cache
 
     with ExitStack() as stack:
-        found, run = _load(args, stack)
+        found, run = _load(args, stack, writable=True)  # the replay is recorded in the same store
         n = len(run)
         point = n if args.start is None else (args.start + n if args.start < 0 else args.start)
         if not 0 <= point <= n:

@@ -37,9 +37,10 @@ def store_paths(where: str | None) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
-def open_stores(where: str | None) -> list[Store]:
-    """Open every store ``where`` names (the caller closes them)."""
-    return [Store(p) for p in store_paths(where)]
+def open_stores(where: str | None, *, writable: bool = False) -> list[Store]:
+    """Open every store ``where`` names (the caller closes them); read-only unless ``writable``,
+    so looking never changes a file (nor turns a stray file into a store)."""
+    return [Store(p, read_only=not writable) for p in store_paths(where)]
 
 
 @dataclass(frozen=True)

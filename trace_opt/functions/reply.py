@@ -79,7 +79,9 @@ def _candidates(reply: str, tp: Any) -> list[Any]:
         except ValueError:
             continue
     kind = _kind(tp)
-    if kind == "scalar":
+    if kind == "scalar" and not any(isinstance(v, (dict, list)) for v in values):
+        # Only a reply in words is searched for a number or a yes/no: in a JSON object the
+        # lone number may belong to any key ({"wrong": 1} is not the int 1).
         options = _options(tp)
         if options and all(isinstance(o, str) for o in options):
             try:
@@ -112,7 +114,7 @@ def parse_reply(reply: str, tp: Any) -> Any:
     text_ok = _takes_text(tp)
     for value in values:
         # {"result": ...} around a value is unwrapped, except for a string: that reply may be the string.
-        for attempt in (value,) if text_ok else (value, _unwrapped(value)):
+        for attempt in (value,) if text_ok else (value, _unwrapped(value, tp)):
             if attempt is _NO_VALUE:
                 continue
             try:
@@ -121,15 +123,28 @@ def parse_reply(reply: str, tp: Any) -> Any:
                 first = first or e
     if text_ok:
         return reply.strip()
+    wrong = next((v for v in values if _is_foreign_wrapper(v, tp)), None)
+    if wrong is not None:
+        raise ValueError(f"the reply is a JSON object with the key {next(iter(wrong))!r}, not a {display(tp)}: "
+                         f"answer with the value itself, or as {{\"result\": ...}}")  # fmt: skip
     if first is not None:
         raise first
     raise ValueError(f"the reply is not JSON for {display(tp)}: {reply.strip()[:80]!r}")
 
 
 _NO_VALUE: Any = object()
+# The keys models put around a scalar answer; around a scalar any other single key is data.
+_WRAPPERS = frozenset({"result", "value", "answer", "output", "return", "response", "data"})
 
 
-def _unwrapped(value: Any) -> Any:
-    if isinstance(value, dict) and len(value) == 1:
+def _unwrapped(value: Any, tp: Any) -> Any:
+    """The value inside a one-key object: any key around a list or object (``{"customers":
+    [...]}`` names its content), only a wrapper key around a scalar (``{"wrong": 1}`` is data)."""
+    if isinstance(value, dict) and len(value) == 1 and (next(iter(value)) in _WRAPPERS or _kind(tp) == "structured"):
         return next(iter(value.values()))
     return _NO_VALUE
+
+
+def _is_foreign_wrapper(value: Any, tp: Any) -> bool:
+    """A one-key object with a key we do not unwrap, where no object was asked for."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) not in _WRAPPERS and _kind(tp) != "structured"

@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..errors import ConstraintViolation, LLMTimeout
 from ..secrets import logger, redact_exception, redact_text
@@ -31,16 +31,46 @@ from .cache import get_cache
 from .prompts import CONSTRAINT_FEEDBACK
 from .request import Request
 from .response import LLMResponse, Usage, estimate_tokens
-from .retry import classify
+from .retry import RetryPolicy, classify
 from .window import excerpt, fit_context
 
 if TYPE_CHECKING:
-    from .base import LLM
     from .limits import Limiter
 
 __all__ = ["check_constraint", "pipeline", "run_async", "run_sync"]
 
 log = logger("trace_opt.llm")
+
+
+class Backend(Protocol):
+    """What the pipeline uses of a backend (``trace_opt.llm.LLM`` is one).
+
+    A protocol here, so ``base`` (which calls the pipeline) and ``core`` do not import each other."""
+
+    retry: RetryPolicy
+    timeout: float | None
+    limiter: Limiter
+    cost_per_token: tuple[float, float] | None
+    constraint_attempts: int
+    cacheable: bool
+    native_timeout: ClassVar[bool]
+
+    @property
+    def model(self) -> str: ...
+
+    def identity(self) -> dict[str, Any]: ...
+
+    def enforces(self, constraint: Any) -> bool: ...
+
+    def translate_error(self, exc: Exception) -> Exception: ...
+
+    def count_tokens(self, messages: Any) -> int: ...
+
+    def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float | None: ...
+
+    def _call(self, request: Request) -> Any: ...
+
+    def _acall(self, request: Request) -> Any: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +104,7 @@ def _describe(constraint: Any) -> str:
     return str(describe()) if callable(describe) else repr(constraint)
 
 
-def pipeline(llm: LLM, request: Request) -> Pipeline:
+def pipeline(llm: Backend, request: Request) -> Pipeline:
     """Answer ``request``; with a constraint the backend cannot enforce, check and re-ask."""
     constraint = request.constraint
     if constraint is None:
@@ -109,7 +139,7 @@ def pipeline(llm: LLM, request: Request) -> Pipeline:
     )
 
 
-def _cached(llm: LLM, request: Request) -> Pipeline:
+def _cached(llm: Backend, request: Request) -> Pipeline:
     cache = get_cache() if llm.cacheable else None
     key = None
     if cache is not None and cache.mode != "off":
@@ -140,7 +170,7 @@ def _cached(llm: LLM, request: Request) -> Pipeline:
     return response
 
 
-def _attempts(llm: LLM, request: Request) -> Pipeline:
+def _attempts(llm: Backend, request: Request) -> Pipeline:
     policy = llm.retry
     limited = llm.limiter.active
     attempt = 0
@@ -163,7 +193,7 @@ def _attempts(llm: LLM, request: Request) -> Pipeline:
         yield _Sleep(delay)
 
 
-def _normalize(llm: LLM, request: Request, raw: Any) -> LLMResponse:
+def _normalize(llm: Backend, request: Request, raw: Any) -> LLMResponse:
     if isinstance(raw, str):
         resp = LLMResponse(raw, model=llm.model, usage=Usage(llm.count_tokens(request.messages), estimate_tokens(raw)))
     elif isinstance(raw, LLMResponse):
@@ -177,7 +207,7 @@ def _normalize(llm: LLM, request: Request, raw: Any) -> LLMResponse:
     return resp
 
 
-def _translate(llm: LLM, exc: Exception) -> BaseException:
+def _translate(llm: Backend, exc: Exception) -> BaseException:
     new = classify(llm.translate_error(exc))
     if new is not exc and new.__cause__ is None:
         new.__cause__ = exc
@@ -187,7 +217,7 @@ def _translate(llm: LLM, exc: Exception) -> BaseException:
 # -- the blocking driver ---------------------------------------------------------------------
 
 
-def run_sync(llm: LLM, gen: Pipeline) -> LLMResponse:
+def run_sync(llm: Backend, gen: Pipeline) -> LLMResponse:
     """Drive ``gen`` to completion in this thread."""
     value: Any = None
     error: BaseException | None = None
@@ -218,7 +248,7 @@ def _acquire_sync(limiter: Limiter) -> None:
         event.clear()
 
 
-def _sleep_sync(llm: LLM, seconds: float) -> None:
+def _sleep_sync(llm: Backend, seconds: float) -> None:
     sleep = llm.retry.sleep
     if sleep is None:
         time.sleep(seconds)
@@ -226,7 +256,7 @@ def _sleep_sync(llm: LLM, seconds: float) -> None:
         sleep(seconds)
 
 
-def _invoke_sync(llm: LLM, request: Request) -> Any:
+def _invoke_sync(llm: Backend, request: Request) -> Any:
     timeout = request.timeout or llm.timeout
     if timeout is None or llm.native_timeout:
         return llm._call(request)
@@ -256,7 +286,7 @@ def _invoke_sync(llm: LLM, request: Request) -> Any:
 # -- the asyncio driver ----------------------------------------------------------------------
 
 
-async def run_async(llm: LLM, gen: Pipeline) -> LLMResponse:
+async def run_async(llm: Backend, gen: Pipeline) -> LLMResponse:
     """Drive ``gen`` to completion on the running event loop."""
     value: Any = None
     error: BaseException | None = None
@@ -305,7 +335,7 @@ def _resolve(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-async def _sleep_async(llm: LLM, seconds: float) -> None:
+async def _sleep_async(llm: Backend, seconds: float) -> None:
     sleep = llm.retry.sleep
     if sleep is None:
         await asyncio.sleep(seconds)
@@ -315,7 +345,7 @@ async def _sleep_async(llm: LLM, seconds: float) -> None:
         await result
 
 
-async def _invoke_async(llm: LLM, request: Request) -> Any:
+async def _invoke_async(llm: Backend, request: Request) -> Any:
     timeout = request.timeout or llm.timeout
     if timeout is None or llm.native_timeout:
         return await llm._acall(request)

@@ -77,8 +77,10 @@ def _by_status(status: Any) -> type[LLMError] | None:
     return None
 
 
-def map_litellm_error(exc: Exception, model: str) -> Exception:
-    """Our typed error for a litellm / openai exception (unchanged if it is not one)."""
+def map_litellm_error(exc: Exception, model: str, *, key_given: bool = False) -> Exception:
+    """Our typed error for a litellm / openai exception (unchanged if it is not one).
+
+    ``key_given``: an ``api_key=`` was passed, so the environment's keys do not matter."""
     if isinstance(exc, LLMError):
         return exc
     origin = type(exc).__module__.split(".")[0]
@@ -87,11 +89,59 @@ def map_litellm_error(exc: Exception, model: str) -> Exception:
     kind = next((_BY_NAME[c.__name__] for c in type(exc).__mro__ if c.__name__ in _BY_NAME), None)
     kind = kind or _by_status(getattr(exc, "status_code", None)) or LLMConnectionError
     message = str(getattr(exc, "message", "") or exc)
+    key_error = _key_error(kind, model, message, key_given)
+    if key_error is not None:
+        # The provider's own chain (60+ lines inside litellm) says nothing the one line does not.
+        exc.__traceback__ = None
+        exc.__suppress_context__ = True
+        return key_error
     err = kind(f"{model}: {message}", provider_message=message, hint=_HINTS.get(kind))
     retry_after = _retry_after(exc)
     if retry_after is not None:
         err.retry_after = retry_after  # type: ignore[attr-defined]
     return err
+
+
+def _key_error(kind: type[LLMError], model: str, message: str, key_given: bool) -> AuthenticationError | None:
+    """A missing or rejected key as one permanent line naming the variable to set, else None.
+
+    litellm reports a missing key as a provider-specific error (for OpenAI a synthesized 500,
+    which would be retried), so a failure is checked against litellm's own list of the
+    variables the model needs before it is called a connection problem."""
+    if kind not in (AuthenticationError, LLMConnectionError):
+        return None
+    missing = [] if key_given else _missing_keys(model)
+    if missing:
+        names = " or ".join(missing)
+        return AuthenticationError(
+            f"{model}: no API key: set {names}",
+            provider_message=message,
+            hint=f"export {missing[0]}=... before starting Python, or pass api_key= to the backend",
+        )
+    if kind is AuthenticationError:
+        first = message.strip().splitlines()[0] if message.strip() else "no detail"
+        return AuthenticationError(
+            f"{model}: the provider rejected the API key ({first})",
+            provider_message=message,
+            hint=f"check {_key_variable(model)} (or the api_key= you pass)",
+        )
+    return None
+
+
+def _missing_keys(model: str) -> list[str]:
+    try:
+        found = _litellm().validate_environment(model=model)
+    except Exception:  # litellm raises for models it cannot place; then we know nothing more
+        return []
+    return [str(k) for k in found.get("missing_keys") or [] if str(k).endswith("_KEY")]
+
+
+def _key_variable(model: str) -> str:
+    try:
+        provider = str(_litellm().get_llm_provider(model)[1])
+    except Exception:  # an unknown provider: name the usual one
+        provider = model.split("/", 1)[0] if "/" in model else "openai"
+    return f"{provider.upper()}_API_KEY"
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -190,7 +240,7 @@ class LiteLLM(LLM):
         )
 
     def translate_error(self, exc: Exception) -> Exception:
-        return map_litellm_error(exc, self._model)
+        return map_litellm_error(exc, self._model, key_given=bool(self.defaults.get("api_key")))
 
     def _native_context_window(self) -> int | None:
         """``max_input_tokens`` from litellm's (local) model table; ``None`` for a model it does not list."""

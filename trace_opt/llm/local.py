@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,11 @@ class _Loaded:
 
 _models: dict[tuple[str, int, int | None, bool], _Loaded] = {}
 _models_lock = threading.Lock()
-_grammars: dict[str, Any] = {}
+# Compiled grammars, most recently used last. Bounded: every distinct constraint (a Choice of
+# this step's candidates, a JSON schema per return type) compiles one, and a long search
+# would otherwise keep them all.
+_grammars: OrderedDict[str, Any] = OrderedDict()
+GRAMMAR_CACHE_SIZE = 64
 
 
 def _load(path: Path, n_ctx: int, n_threads: int | None, extra_buffers: bool) -> _Loaded:
@@ -151,6 +156,9 @@ def _grammar(gbnf: str) -> Any:
         grammar = _grammars.get(gbnf)
         if grammar is None:
             grammar = _grammars[gbnf] = _llama_cpp().LlamaGrammar.from_string(gbnf, verbose=False)
+            while len(_grammars) > GRAMMAR_CACHE_SIZE:
+                _grammars.popitem(last=False)
+        _grammars.move_to_end(gbnf)
         return grammar
 
 

@@ -185,7 +185,3 @@ class Request:
         """The per-call timeout in seconds, if one was given."""
         t = self.transport.get("timeout")
         return float(t) if t is not None else None
-
-    def prompt_text(self) -> str:
-        """All message contents joined, for token estimates and logs."""
-        return "\n".join(str(m.get("content", "")) for m in self.messages)

@@ -71,6 +71,3 @@ class RetryPolicy:
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         """Whether a failure of attempt ``attempt`` deserves another try."""
         return isinstance(error, TransientLLMError) and attempt < self.max_attempts
-
-
-NO_RETRY = RetryPolicy(max_attempts=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import StoreError
 from ..store.canonical import Opaque, from_tree
@@ -18,6 +18,16 @@ from ..store.runs import CallRow
 from ..store.store import Store
 
 __all__ = ["Call", "render_dot", "render_tree"]
+
+
+class RunRows(Protocol):
+    """What recording needs of a run: its id, store and rows (``replay.run.Run`` is one).
+
+    A protocol here, below ``run``, so the recorder never imports the ``Run`` that uses it."""
+
+    id: str
+    store: Store
+    _rows: list[CallRow]
 
 REPLAYED = 1  # the output came from an earlier run; the function did not run
 OVERRIDDEN = 2  # the output was given by replay(overrides=...) / resume(answer)
@@ -181,8 +191,17 @@ def _display(store: Store, key: str | None) -> Any:
 
 
 def _short(value: Any, limit: int = _LIMIT) -> str:
+    """``repr(value)`` in at most about ``limit`` characters; a string is cut inside its quotes
+    (``'Label the sent…'``), so the quotes stay balanced."""
     text = f"<{value.type.rpartition(':')[2].rpartition('.')[2]}>" if isinstance(value, Opaque) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        keep = max(1, limit - 3)
+        while keep > 1 and len(repr(value[:keep] + "…")) > limit:
+            keep -= max(1, len(repr(value[:keep] + "…")) - limit)
+        return repr(value[:keep] + "…")
+    return text[: limit - 3] + "..."
 
 
 def _marks(call: Call, point: int | None, overrides: Iterable[int]) -> str:
@@ -233,7 +252,9 @@ def render_dot(calls: list[Call], point: int | None = None, overrides: Iterable[
     """DOT source of the call tree: replayed calls grey, overrides orange, calls at or after
     the replay point dashed."""
     overrides = set(overrides)
-    out = ["digraph run {", '  node [shape=box, style="rounded,filled", fillcolor="#d6e6ff"];']
+    # Left to right: a run's tree is shallow and wide (every top-level call hangs off the
+    # root), so siblings stack down the page instead of making a strip thousands of pixels wide.
+    out = ["digraph run {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fillcolor="#d6e6ff"];']
     for c in calls:
         style = []
         if c.replayed:

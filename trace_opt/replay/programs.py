@@ -12,21 +12,26 @@ A store holds data, never code, so a replay needs the program from the caller:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..bundle import FunModule, _BoundFunModule
 from ..errors import StoreError
-from .calls import METHOD, Call
-
-if TYPE_CHECKING:
-    from .run import Run
+from .calls import METHOD, Call, RunRows
 
 __all__ = ["Program", "resolve_program"]
 
 Program = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
-def resolve_program(run: Run, program: Callable[..., Any] | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Program:
+class ReplayableRun(RunRows, Protocol):
+    """What resolving a replay's program reads of a run (``replay.run.Run`` is one): its rows,
+    and the program and top-level calls this process recorded, if it recorded the run."""
+
+    _program: Program | None
+    _tops: list[tuple[FunModule, list[Any], dict[str, Any]]]
+
+
+def resolve_program(run: ReplayableRun, program: Callable[..., Any] | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Program:
     """The callable and arguments a replay of ``run`` runs (see the module doc)."""
     if program is not None:
         if not callable(program):

@@ -28,13 +28,13 @@ from ..secrets import logger
 from ..store.canonical import digest, dumps
 from ..store.runs import CallRow, add_call
 from ..store.wrappers import type_name
-from .calls import METHOD, OPAQUE, OVERRIDDEN, PAUSED, REPLAYED, REQUEST, Call, call_text, lenient_tree, load_lenient
+from .calls import (METHOD, OPAQUE, OVERRIDDEN, PAUSED, REPLAYED, REQUEST, Call, RunRows, call_text, lenient_tree,
+                    load_lenient)  # fmt: skip
 from .failures import error_record, rebuild_error
 from .plan import Escape, Plan
 
 if TYPE_CHECKING:
     from ..bundle import FunModule
-    from .run import Run
 
 __all__ = ["Recorder"]
 
@@ -74,13 +74,12 @@ def _encode(value: Any, lenient: bool) -> tuple[bytes, bool]:
 class Recorder:
     """The ``CALL_HOOK`` of one run (recording, or replaying a ``plan``)."""
 
-    def __init__(self, run: Run, plan: Plan | None = None, operators: bool = False) -> None:
+    def __init__(self, run: RunRows, plan: Plan | None = None, operators: bool = False) -> None:
         self.run = run
         self.store = run.store
         self.plan = plan
         self.operators = operators
         self.tops: list[tuple[FunModule, list[Any], dict[str, Any]]] = []
-        self.calls_made = 0
         self._lock = threading.Lock()
         self._next = 0
         self._copies: list[tuple[str, int, int, int]] = []
@@ -152,7 +151,6 @@ class Recorder:
         with self._lock:
             index = self._next
             self._next += 1
-            self.calls_made += 1
         parent = frame[1] if frame is not None and frame[0] is self else None
         slot = _Slot(index, parent, name, digest(data), data, time.time(), time.perf_counter(), flags)
         plan = self.plan

@@ -14,7 +14,7 @@ CSS = """
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); margin: 0; background: #f7f8fa; }
 main { max-width: 980px; margin: 0 auto; padding: 24px; }
-h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px; }
+h1 { font-size: 24px; margin: 0 0 4px; } .subtitle { font-size: 16px; margin: 0 0 8px; } h2 { font-size: 18px; margin: 28px 0 8px; }
 section, details.step { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; margin: 10px 0; }
 table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 600; }
@@ -51,10 +51,7 @@ JS = """
     });
   });
   var status = document.getElementById("js-status");
-  if (status) {
-    status.textContent = steps.length + (steps.length === 1 ? " step, " : " steps, ") + document.querySelectorAll(".chart .point").length +
-      " chart points, " + document.querySelectorAll("ins.add, .lines .add").length + " additions";
-  }
+  if (status) { status.hidden = true; }  // it says JavaScript is off; it is on
   document.documentElement.setAttribute("data-ready", "true");
 })();
 """

@@ -49,7 +49,8 @@ class ReportData:
     ``initial`` / ``final`` are the parameter values before and after training; ``graph_svg``
     (an ``<svg>`` document) or ``graph_dot`` (DOT source, shown as text when graphviz's ``dot``
     is missing) is the graph of the final step; ``meta`` is shown as a key/value table
-    (model, run id, command...).
+    (model, run id, command...); ``seconds`` is the whole run's wall time (what a console
+    reports), shown instead of the sum of the steps' times when given.
 
     >>> data = ReportData("demo", [StepRecord(1, score=1.0)], initial={"p": "a"}, final={"p": "b"})
     >>> data.steps[0].score, data.final
@@ -63,6 +64,7 @@ class ReportData:
     graph_svg: str | None = None
     graph_dot: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
 
 
 def _number(value: Any) -> float | None:

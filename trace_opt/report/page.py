@@ -61,15 +61,29 @@ def _inline_svg(svg: str) -> str:
     return svg[start:] if start >= 0 else escape(svg)
 
 
+def _training(data: ReportData) -> list[StepRecord]:
+    """The training steps: step 0 is the evaluation before training, not a step."""
+    return [s for s in data.steps if s.step > 0]
+
+
+def _seconds(data: ReportData) -> float | None:
+    if data.seconds is not None:
+        return data.seconds
+    return sum(s.seconds or 0.0 for s in data.steps) or None
+
+
+def _best(data: ReportData) -> float | None:
+    best = [s.best if s.best is not None else s.score for s in data.steps]
+    return max((b for b in best if b is not None), default=None)
+
+
 def _summary(data: ReportData) -> str:
     scores = [s.score for s in data.steps if s.score is not None]
-    best = [s.best if s.best is not None else s.score for s in data.steps]
-    best_v = max((b for b in best if b is not None), default=None)
-    seconds = sum(s.seconds or 0.0 for s in data.steps)
+    seconds = _seconds(data)
     cards = [
         ("first score", _fmt(scores[0]) if scores else "–"),
-        ("best score", _fmt(best_v)),
-        ("steps", str(len(data.steps))),
+        ("best score", _fmt(_best(data))),
+        ("steps", str(len(_training(data)))),
         ("tokens", f"{sum(s.tokens for s in data.steps):,}"),
         ("cost", f"${sum(s.cost for s in data.steps):.4f}"),
         ("time", f"{seconds:.0f} s" if seconds else "–"),
@@ -77,6 +91,20 @@ def _summary(data: ReportData) -> str:
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="muted">{escape(k)}</div><div class="big">{escape(v)}</div></div>' for k, v in cards
     ) + "</div>"  # fmt: skip
+
+
+def _subtitle(data: ReportData) -> str:
+    """One sentence on the run: first and best score, steps, time, why it stopped."""
+    scores = [s.score for s in data.steps if s.score is not None]
+    n = len(_training(data))
+    parts = [f"score {_fmt(scores[0])} → {_fmt(_best(data))}" if scores else "no score recorded",
+             f"{n} step{'s' * (n != 1)}"]  # fmt: skip
+    seconds = _seconds(data)
+    if seconds:
+        parts.append(f"{seconds:.0f} s")
+    if n and data.steps[-1].note:
+        parts.append(data.steps[-1].note)
+    return f'<p class="subtitle">{escape(", ".join(parts))}</p>'
 
 
 def _charts(steps: list[StepRecord]) -> str:
@@ -165,7 +193,7 @@ def render_report(data: ReportData) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{CSS}</style></head>
 <body><main>
-<h1>{title}</h1><p class="muted" id="js-status">JavaScript is off: the page still reads top to bottom.</p>
+<h1>{title}</h1>{_subtitle(data)}<p class="muted" id="js-status">JavaScript is off: the page still reads top to bottom.</p>
 {f'<table class="meta">{meta}</table>' if meta else ''}
 <h2>Summary</h2>{_summary(data)}
 <h2>Curves</h2>{_charts(data.steps)}

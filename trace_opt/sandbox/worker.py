@@ -206,11 +206,10 @@ class _Placeholder:
 def _compile(source: str, name: str, env: dict[str, Any], depth: int = 0) -> Any:
     scope: dict[str, Any] = {"__builtins__": __builtins__, "__name__": "sandboxed"}
     scope.update(_resolve_env(env, depth))
-    local: dict[str, Any] = {}
-    exec(compile(source, f"<sandboxed {name}>", "exec"), scope, local)  # noqa: S102
-    fn = local[name]
-    scope[name] = fn  # so a helper can call itself recursively
-    return fn
+    # One namespace, as a module has: helpers the code defines next to the function are its
+    # globals (with separate locals they were invisible to it: NameError).
+    exec(compile(source, f"<sandboxed {name}>", "exec"), scope)  # noqa: S102
+    return scope[name]
 
 
 def _resolve_env(env: dict[str, Any], depth: int) -> dict[str, Any]:

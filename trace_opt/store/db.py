@@ -25,7 +25,7 @@ from ..errors import StoreBusy, StoreError
 from ..secrets import logger
 from ..sqlite import connect, is_busy, is_corrupt, retry_busy
 
-__all__ = ["Database"]
+__all__ = ["Database", "read_only_uri"]
 
 log = logger(__name__)
 
@@ -69,12 +69,23 @@ CREATE TABLE IF NOT EXISTS calls (
 """
 
 
+def read_only_uri(path: str | os.PathLike[str]) -> str:
+    """An SQLite URI that opens ``path`` without writing to it or beside it.
+
+    No ``-wal`` file means no connection is writing: then the file is opened immutable, which
+    also creates no ``-wal``/``-shm`` side files; a file in use is read with WAL locking as usual."""
+    live = Path(f"{os.fspath(path)}-wal").exists()
+    return f"{Path(path).resolve().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+
+
 class Database:
     """A thread-safe connection to one store file (``":memory:"`` for a private in-memory one)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = str(path)
         self.memory = self.path == ":memory:" or self.path.startswith("file::memory:")
+        # read_only: SQLite's mode=ro -- no schema, no journal-mode switch, no write reaches the file.
+        self.read_only = read_only and not self.memory
         self._lock = threading.RLock()
         self._inherited: list[sqlite3.Connection] = []
         self._pid = os.getpid()
@@ -88,8 +99,13 @@ class Database:
         conn: sqlite3.Connection | None = None
         try:
             # a file of another program is refused before anything, even WAL, is written to it
-            conn = connect(self.path, busy_timeout=BUSY_TIMEOUT_S, budget=BUSY_TIMEOUT_S, wal=not self.memory,
-                           check=self._refuse_foreign)  # fmt: skip
+            if self.read_only:
+                conn = sqlite3.connect(read_only_uri(self.path), uri=True, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None, check_same_thread=False)  # fmt: skip
+                self._refuse_foreign(conn)
+            else:
+                conn = connect(self.path, busy_timeout=BUSY_TIMEOUT_S, budget=BUSY_TIMEOUT_S, wal=not self.memory,
+                               check=self._refuse_foreign)  # fmt: skip
             self._migrate(conn)
         except BaseException as exc:
             if conn is not None:
@@ -124,6 +140,9 @@ class Database:
         version = retry_busy(lambda: conn.execute("PRAGMA user_version").fetchone()[0], BUSY_TIMEOUT_S)
         if version == SCHEMA_VERSION:
             return
+        if version == 0 and self.read_only:
+            raise StoreError(f"{self.path} is not a trace_opt store (it has no store tables)",
+                             hint="open a file created by trace_opt.Store")  # fmt: skip
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has store format {version}; this trace_opt reads up to {SCHEMA_VERSION}",

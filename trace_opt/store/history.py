@@ -42,7 +42,7 @@ from ..modules import Module
 from ..nodes import Node
 from .canonical import digest as _digest
 from .canonical import dumps, to_tree
-from .store import Ref, Store
+from .ref import ObjectStore, Ref
 from .wrappers import register_wrapper, type_name
 
 __all__ = ["ParamSource", "ParameterChange", "Version", "checkout", "commit_parameters", "diff", "history"]
@@ -155,7 +155,7 @@ def _named_values(params: ParamSource) -> tuple[str, list[tuple[str, Any]]]:
 
 
 def commit_parameters(
-    store: Store, params: ParamSource, message: str | None = None, parent: Ref | str | None = None,
+    store: ObjectStore, params: ParamSource, message: str | None = None, parent: Ref | str | None = None,
     *, name: str | None = None,
 ) -> Ref:
     """Store the current parameter values as a new version and return its ref.
@@ -194,7 +194,7 @@ def commit_parameters(
     return Ref(store, key)
 
 
-def _record(store: Store, ref: Ref | str | Version) -> _VersionRecord:
+def _record(store: ObjectStore, ref: Ref | str | Version) -> _VersionRecord:
     if isinstance(ref, Version):
         ref = ref.ref
     rec = store.get(ref)
@@ -206,14 +206,14 @@ def _record(store: Store, ref: Ref | str | Version) -> _VersionRecord:
     return rec
 
 
-def _version(store: Store, key: str, rec: _VersionRecord) -> Version:
+def _version(store: ObjectStore, key: str, rec: _VersionRecord) -> Version:
     return Version(
         Ref(store, key), rec.branch, tuple(n for n, _ in rec.params),
         Ref(store, rec.parent) if rec.parent else None, rec.message, rec.time, rec.changed,
     )
 
 
-def history(store: Store, target: Module | Ref | Version | str, limit: int | None = None) -> list[Version]:
+def history(store: ObjectStore, target: Module | Ref | Version | str, limit: int | None = None) -> list[Version]:
     """Versions newest first: of a module's branch, of a branch name, or back from a ref."""
     if isinstance(target, Module):
         head = store.ref(_BRANCH_PREFIX + type_name(type(target)))
@@ -234,7 +234,7 @@ def history(store: Store, target: Module | Ref | Version | str, limit: int | Non
     return out
 
 
-def checkout(store: Store, ref: Ref | str | Version, *, types: Iterable[type] = ()) -> Any:
+def checkout(store: ObjectStore, ref: Ref | str | Version, *, types: Iterable[type] = ()) -> Any:
     """A version's ``{name: value}`` state dict, in parameter order; any other object as is."""
     if isinstance(ref, Version):
         ref = ref.ref
@@ -244,7 +244,7 @@ def checkout(store: Store, ref: Ref | str | Version, *, types: Iterable[type] = 
     return {name: store.get(key, types=types) for name, key in obj.params}
 
 
-def diff(store: Store, a: Ref | str | Version, b: Ref | str | Version) -> dict[str, ParameterChange]:
+def diff(store: ObjectStore, a: Ref | str | Version, b: Ref | str | Version) -> dict[str, ParameterChange]:
     """``{name: ParameterChange}`` for every parameter that differs from version ``a`` to ``b``."""
     ra, rb = _record(store, a), _record(store, b)
     old, new = dict(ra.params), dict(rb.params)

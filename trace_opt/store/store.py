@@ -16,7 +16,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..context import using
@@ -25,10 +24,11 @@ from .canonical import digest as _digest
 from .canonical import dumps, loads
 from .db import Database
 
+from .history import ParameterChange, ParamSource, Version, checkout, commit_parameters, diff, history
+from .ref import Ref
+
 if TYPE_CHECKING:
     import contextlib
-
-    from .history import ParameterChange, ParamSource, Version
 
 __all__ = ["Ref", "Store", "active_store", "use_store"]
 
@@ -37,32 +37,6 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 _HEX = re.compile(r"[0-9a-f]{1,63}")
 
 _ACTIVE: ContextVar[Store | None] = ContextVar("trace_opt.store", default=None)
-
-
-@dataclass(frozen=True)
-class Ref:
-    """The address of one stored object: ``digest`` (sha256 hex) in ``store``.
-
-    >>> store = Store()
-    >>> ref = store.commit({"temperature": 0.2})
-    >>> ref.checkout(), len(ref.digest), str(ref) == ref.digest
-    ({'temperature': 0.2}, 64, True)
-    """
-
-    store: Store = field(repr=False, compare=False)
-    digest: str
-
-    def checkout(self, types: Iterable[type] = ()) -> Any:
-        """The stored value (for a parameter version: its state dict, see ``Store.checkout``)."""
-        return self.store.checkout(self, types=types)
-
-    @property
-    def short(self) -> str:
-        """The first 12 hex digits, enough to name an object in a store (``store.resolve``)."""
-        return self.digest[:12]
-
-    def __str__(self) -> str:
-        return self.digest
 
 
 class Store:
@@ -78,8 +52,8 @@ class Store:
     (True, ['roll', (1, 6)])
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
-        self.db = Database(path)
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False) -> None:
+        self.db = Database(path, read_only=read_only)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -198,27 +172,19 @@ class Store:
         self, params: ParamSource, message: str | None = None, parent: Ref | str | None = None, *, name: str | None = None
     ) -> Ref:
         """Store a version of a module's parameters; see ``trace_opt.store.history``."""
-        from .history import commit_parameters
-
         return commit_parameters(self, params, message, parent, name=name)
 
     def history(self, target: Any, limit: int | None = None) -> list[Version]:
         """Versions of a module's parameters, newest first; see ``trace_opt.store.history``."""
-        from .history import history
-
         return history(self, target, limit)
 
     def diff(self, a: Ref | str, b: Ref | str) -> dict[str, ParameterChange]:
         """What changed per parameter from version ``a`` to version ``b``."""
-        from .history import diff
-
         return diff(self, a, b)
 
     def checkout(self, ref: Ref | str, *, types: Iterable[type] = ()) -> Any:
         """A parameter version's state dict (for ``module.load_state_dict``), or the stored
         value for any other object."""
-        from .history import checkout
-
         return checkout(self, ref, types=types)
 
     # -- lifetime -----------------------------------------------------------------------------
