@@ -24,11 +24,14 @@ LAYERS: list[set[str]] = [
     {"nodes", "containers"},
     {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast"},
     {"bundle", "operators", "node_methods", "modules"},
-    {"llm", "cache", "store", "replay", "record", "execution", "compose", "faults", "functions", "session"},
+    {"llm", "cache", "store", "replay", "record", "execution", "distributed", "compose", "faults", "functions", "session"},
     {"visualize", "report", "telemetry", "integrations"},
     {"__init__", "cli", "__main__", "demo"},
 ]
-HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow"}
+HEAVY = {
+    "litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow",
+    "ray", "cloudpickle",
+}  # fmt: skip
 
 
 def layer_of(component: str) -> int:

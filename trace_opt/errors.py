@@ -20,6 +20,8 @@ working, and every message names the bad value and ends with a ``help:`` line.
     ├── MissingDependency (ImportError) an optional package a feature needs is not installed
     ├── SandboxError (RuntimeError)     sandboxed code timed out / hit a limit / was refused
     │   └── SandboxUnavailable          the isolation asked for cannot run on this machine
+    ├── DistributedError (RuntimeError) Ray is missing, or a call cannot be shipped to a worker
+    │   └── RemoteTaskError             a task failed for good on a worker (it died past its retries)
     ├── ReplyParseError (ValueError)    an LLM reply could not be parsed (after re-asks)
     └── LLMError (RuntimeError)
         ├── TransientLLMError           worth retrying: rate limit, timeout, 5xx, dropped link
@@ -53,6 +55,7 @@ __all__ = [
     "ConstraintError",
     "ConstraintViolation",
     "ContextWindowExceeded",
+    "DistributedError",
     "ExecutionError",
     "InputRequested",
     "LLMConnectionError",
@@ -62,6 +65,7 @@ __all__ = [
     "ModelNotFound",
     "PermanentLLMError",
     "RateLimitError",
+    "RemoteTaskError",
     "ReplayDivergence",
     "ReplyParseError",
     "SandboxError",
@@ -252,3 +256,17 @@ class BackendUnavailable(PermanentLLMError):
 
 class BudgetExceeded(LLMError):
     """Running the next call would exceed the configured token/dollar/call budget."""
+
+
+class DistributedError(TraceOptError, RuntimeError):
+    """Work could not be run on Ray: the package is missing, the cluster is unreachable, or a
+    call (its function, items or results) cannot be shipped between processes."""
+
+
+class RemoteTaskError(DistributedError):
+    """A task failed for good on a Ray worker (the worker died past its retries, or the task
+    was cancelled). ``.remote_traceback`` holds what the worker reported, if anything."""
+
+    def __init__(self, message: str, *, remote_traceback: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.remote_traceback = remote_traceback

@@ -6,6 +6,9 @@ concurrency. Every branch starts from a *copy of the caller's context*, so the a
 cache, usage trackers and tracing flag are the caller's, and the nodes each branch creates
 are parented to that branch's own inputs -- the graph comes out the same as a sequential run.
 
+``executor="ray"`` (or ``TRACE_OPT_EXECUTOR=ray``) runs each call as a Ray task instead, with the
+same graph, usage and failure contract (see ``trace_opt.distributed``).
+
 Results come back in input order. By default the first failure (in input order) is raised
 once running branches finish, and branches not yet started are skipped;
 ``return_exceptions=True`` returns exceptions in place instead.
@@ -17,12 +20,16 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-__all__ = ["amap", "aparallel", "map", "parallel", "run"]
+__all__ = ["Executor", "amap", "aparallel", "map", "parallel", "run"]
+
+Executor = Literal["thread", "ray"]
+_EXECUTORS = ("thread", "ray")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,6 +43,15 @@ class _Skipped(Exception):
 def _check_concurrency(concurrency: int | None) -> None:
     if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
         raise ValueError(f"Invalid concurrency: {concurrency!r}\nhelp: pass an int >= 1, or None for no limit")
+
+
+def _executor(executor: str | None) -> str:
+    """The explicit choice, else ``$TRACE_OPT_EXECUTOR``, else ``"thread"``."""
+    chosen = executor if executor is not None else (os.environ.get("TRACE_OPT_EXECUTOR") or "thread").strip().lower()
+    if chosen not in _EXECUTORS:
+        source = "executor" if executor is not None else "TRACE_OPT_EXECUTOR"
+        raise ValueError(f"Invalid {source}: {chosen!r}\nhelp: use one of {', '.join(_EXECUTORS)}")
+    return chosen
 
 
 def _is_async_callable(fn: Any) -> bool:
@@ -98,12 +114,15 @@ async def aparallel(*tasks: Task, concurrency: int | None = None, return_excepti
     return list(results)
 
 
-def parallel(*tasks: Task, concurrency: int | None = None, return_exceptions: bool = False) -> list[Any]:
+def parallel(
+    *tasks: Task, concurrency: int | None = None, return_exceptions: bool = False, executor: Executor | None = None
+) -> list[Any]:
     """Run ``tasks`` concurrently and return their results in order (blocking).
 
     Each task is a zero-argument callable (``lambda: generate_text(p)``) or a coroutine
     (``llm.acomplete(p)``). Safe to call from inside a running event loop (it then runs on
-    a helper thread).
+    a helper thread). With ``executor="ray"`` each task is a Ray task (callables only: a
+    coroutine object cannot be shipped).
 
     >>> import trace_opt as trace
     >>> @trace.bundle()
@@ -113,6 +132,16 @@ def parallel(*tasks: Task, concurrency: int | None = None, return_exceptions: bo
     >>> (a.data, b.data)
     (2, 3)
     """
+    if _executor(executor) == "ray":
+        _check_concurrency(concurrency)
+        for t in tasks:
+            if not callable(t):
+                raise TypeError(
+                    f"Invalid task for executor='ray': {t!r}\nhelp: pass zero-argument callables (lambda: f(x))"
+                )
+        from .distributed import call_task, ray_map
+
+        return ray_map(call_task, tasks, concurrency=concurrency, return_exceptions=return_exceptions)
     return run(aparallel(*tasks, concurrency=concurrency, return_exceptions=return_exceptions))
 
 
@@ -126,9 +155,17 @@ async def amap(
 
 
 def map(  # noqa: A001 - deliberately mirrors the builtin, as trace_opt.map
-    fn: Callable[[T], Any], items: Iterable[T], *, concurrency: int | None = 8, return_exceptions: bool = False
+    fn: Callable[[T], Any],
+    items: Iterable[T],
+    *,
+    concurrency: int | None = 8,
+    return_exceptions: bool = False,
+    executor: Executor | None = None,
 ) -> list[Any]:
     """``[fn(item) for item in items]`` with up to ``concurrency`` calls at once; ``fn`` sync or async.
+
+    ``executor``: ``"thread"`` (default, or ``$TRACE_OPT_EXECUTOR``) runs in this process;
+    ``"ray"`` runs each call as a Ray task and returns nodes attached to this process's graph.
 
     >>> import trace_opt as trace
     >>> @trace.bundle()
@@ -138,6 +175,10 @@ def map(  # noqa: A001 - deliberately mirrors the builtin, as trace_opt.map
     [1, 4, 9]
     """
     _check_concurrency(concurrency)
+    if _executor(executor) == "ray":
+        from .distributed import ray_map
+
+        return ray_map(fn, items, concurrency=concurrency, return_exceptions=return_exceptions)
     return run(amap(fn, items, concurrency=concurrency, return_exceptions=return_exceptions))
 
 

@@ -1,0 +1,410 @@
+"""Ship a traced call to another process and bring its graph back, attached to the driver's nodes.
+
+Nodes refuse to pickle (a node is a place in *this* process's graph), so both directions use a
+cloudpickle ``Pickler`` whose ``persistent_id`` replaces every node by an index:
+
+- **driver -> worker** (:class:`Outbound`, :func:`load_call`): every node the function or the
+  item reaches is sent *by value* (data, name, description, constraint; for parameters also
+  ``trainable`` and ``version``) with an index, and becomes a leaf in the worker. A bundled
+  function (``FunModule``) goes by value too, its code parameter being one of those nodes
+  holding the driver's *current* source -- so code an optimizer wrote runs in the worker, and
+  through the sandbox exactly as it would in the driver (``FunModule._resolve`` decides).
+- **worker -> driver** (:func:`dump_result`, :class:`Inbound`): a node the worker received goes
+  back as its index and becomes the driver's own object again; a node the worker created goes
+  back as a record (kind, data, name, description, op, argument names, info, parent refs) and
+  the driver rebuilds it as a ``MessageNode``/``ExceptionNode`` whose parents are the driver's
+  nodes. Operations are matched to the driver's own ``OpInfo``: a shipped bundled function by
+  its index, any other (operators, functions imported by the worker) by module and qualified
+  name. So backward from a result reaches exactly its ancestors, and an optimizer renders the
+  same prompt as for an in-process run.
+
+Streams are a first ``dump`` of the payload, then batches of node states until a ``None``:
+states may reach further nodes (a node whose value holds nodes), found while dumping.
+"""
+
+from __future__ import annotations
+
+import _thread
+import importlib
+import io
+import pickle
+import logging
+import threading
+from typing import Any
+
+from ..bundle import CodeParameter, FunModule
+from ..errors import DistributedError, ExecutionError, with_help
+from ..nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode
+
+__all__ = ["Inbound", "Outbound", "RemoteError", "dump_result", "load_call", "portable_exception", "raw_description"]
+
+log = logging.getLogger(__name__)
+
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()), _thread.LockType)
+_MISSING = object()
+
+
+def _cloudpickle() -> Any:
+    try:
+        from ray import cloudpickle
+    except ImportError:  # pragma: no cover - the module is only used with Ray installed
+        import cloudpickle  # type: ignore[no-redef]
+    return cloudpickle
+
+
+def raw_description(n: Node[Any]) -> str | None:
+    """The description as set on the node (not a computed default), across node versions."""
+    value = getattr(n, "_description", _MISSING)
+    return n.description if value is _MISSING else value  # type: ignore[return-value]
+
+
+def _set_raw(n: Node[Any], name: str | None, description: str | None) -> None:
+    n._name = name
+    if hasattr(type(n), "_description"):
+        n._description = description  # type: ignore[attr-defined]
+    else:
+        n.description = description
+
+
+class RemoteError(Exception):
+    """Stands in for an exception raised on a worker that could not be pickled back."""
+
+
+def _rebuild_fun(state: dict[str, Any], info: tuple[Any, ...], parameter: Any) -> FunModule:
+    fm = FunModule.__new__(FunModule)
+    fm.__dict__.update(state)
+    fm.info = OpInfo(*info, fun=fm)
+    fm.parameter = parameter
+    fm._current = fm._fn
+    fm._compiled_src = None if (fm.sandbox is True and parameter is not None) else fm._original_src
+    if parameter is not None:
+        parameter.fun = fm
+    return fm
+
+
+def _new_lock() -> Any:
+    return threading.Lock()
+
+
+def _pickler_base() -> type:
+    return _cloudpickle().Pickler  # type: ignore[no-any-return]
+
+
+def _make_pickler(file: io.BytesIO, persistent: Any, funs: Any) -> Any:
+    base = _pickler_base()
+
+    class _Pickler(base):  # type: ignore[misc, valid-type]
+        def persistent_id(self, obj: Any) -> Any:
+            return persistent(obj) if isinstance(obj, Node) else None
+
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) is FunModule and funs is not None:
+                return funs(obj)
+            if isinstance(obj, _LOCK_TYPES):  # locks are per-process state: a fresh one there
+                return (_new_lock, ())
+            return super().reducer_override(obj)
+
+    return _Pickler(file, protocol=5)
+
+
+class Outbound:
+    """Driver side: pickles the function once and each item, nodes by index (see module doc).
+
+    The function's nodes are numbered once (``common``); each item's dump numbers its own
+    further nodes after them, so tasks share the function's payload and not each other's."""
+
+    def __init__(self) -> None:
+        self.common: list[Node[Any]] = []
+        self._common_index: dict[int, int] = {}
+        self._funs: dict[int, int] = {}
+        self.fun_modules: list[FunModule] = []
+
+    def _fun(self, fm: FunModule) -> tuple[Any, ...]:
+        if id(fm) not in self._funs:
+            self._funs[id(fm)] = len(self.fun_modules)
+            self.fun_modules.append(fm)
+        state = {k: v for k, v in fm.__dict__.items() if k not in ("info", "parameter", "_current", "_compiled_src")}
+        state["_ship_index"] = self._funs[id(fm)]
+        info = fm.info
+        return (_rebuild_fun, (state, (info.name, info.doc, info.source, info.argnames, info.varargs), fm.parameter))
+
+    def dump(self, obj: Any, *, common: bool = False) -> tuple[bytes, list[Node[Any]]]:
+        """Pickle ``obj`` and the state of every node it reaches; return the bytes and the
+        nodes by index as the worker will number them."""
+        if common:
+            nodes, index = self.common, self._common_index
+        else:
+            nodes, index = list(self.common), dict(self._common_index)
+        first = len(nodes)
+
+        def pid(n: Node[Any]) -> tuple[str, int, str]:
+            i = index.get(id(n))
+            if i is None:
+                i = index[id(n)] = len(nodes)
+                nodes.append(n)
+            kind = "code" if isinstance(n, CodeParameter) else "param" if isinstance(n, ParameterNode) else "value"
+            return ("n", i, kind)
+
+        buf = io.BytesIO()
+        pickler = _make_pickler(buf, pid, self._fun)
+        try:
+            pickler.dump(obj)
+            done = first
+            while done < len(nodes):
+                batch = [(i, _leaf_state(nodes[i])) for i in range(done, len(nodes))]
+                done = len(nodes)
+                pickler.dump(batch)
+            pickler.dump(None)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise DistributedError(
+                f"cannot ship {type(obj).__name__} to a Ray worker: {exc}",
+                hint="the function and items must be picklable (cloudpickle): define helpers at module level, "
+                "and keep open files, sockets and threads out of what the function reaches",
+            ) from exc
+        return buf.getvalue(), nodes
+
+
+def _leaf_state(n: Node[Any]) -> tuple[Any, ...]:
+    extra = (n.trainable, n.version) if isinstance(n, ParameterNode) else None
+    return (n._data, n._name, raw_description(n), n.constraint, extra)
+
+
+class _CallLoader:
+    """Worker side of :class:`Outbound`: builds leaves for shipped nodes, remembers their indices."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, Node[Any]] = {}
+
+    def persistent_load(self, pid: tuple[str, int, str]) -> Node[Any]:
+        _, i, kind = pid
+        n = self.nodes.get(i)
+        if n is None:
+            cls = {"code": CodeParameter, "param": ParameterNode}.get(kind, Node)
+            n = self.nodes[i] = cls.__new__(cls)
+        return n
+
+    def load(self, data: bytes) -> Any:
+        loader = self
+
+        class _Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid: Any) -> Any:
+                return loader.persistent_load(pid)
+
+        up = _Unpickler(io.BytesIO(data))
+        obj = up.load()
+        while (states := up.load()) is not None:
+            for i, state in states:
+                self._fill(self.nodes[i], state)
+        return obj
+
+    @staticmethod
+    def _fill(n: Node[Any], state: tuple[Any, ...]) -> None:
+        data, name, description, constraint, extra = state
+        if isinstance(n, ParameterNode):
+            ParameterNode.__init__(n, data, name=name, trainable=extra[0], description=description, constraint=None)
+            n.constraint = constraint
+            n.version = extra[1]
+        else:
+            Node.__init__(n, data, name=name, description=description, constraint=constraint)
+
+
+def load_call(common: bytes, item: bytes) -> tuple[Any, Any, dict[int, Node[Any]]]:
+    """Worker: the function, the item and the shipped nodes by index (one table for both)."""
+    loader = _CallLoader()
+    fn = loader.load(common)
+    arg = loader.load(item)
+    return fn, arg, loader.nodes
+
+
+# -- worker -> driver -------------------------------------------------------------------------
+
+
+def _op_ref(op: OpInfo) -> tuple[Any, ...]:
+    fun = op.fun
+    ship = getattr(fun, "_ship_index", None) if isinstance(fun, FunModule) else None
+    raw = getattr(fun, "_fn", None)
+    where = (getattr(raw, "__module__", None), getattr(raw, "__qualname__", None))
+    return (ship, where, op.name, op.doc, op.source, op.argnames, op.varargs)
+
+
+def portable_exception(exc: BaseException) -> BaseException:
+    try:
+        _cloudpickle().loads(_cloudpickle().dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - anything unpicklable is replaced by its text
+        return RemoteError(f"{type(exc).__name__}: {exc}")
+
+
+def dump_result(envelope: dict[str, Any], shipped: dict[int, Node[Any]]) -> bytes:
+    """Worker: pickle the result envelope; new nodes become records (see module doc)."""
+    shipped_ids = {id(n): i for i, n in shipped.items()}
+    new: list[Node[Any]] = []
+    new_ids: dict[int, int] = {}
+
+    def pid(n: Node[Any]) -> tuple[str, int, str]:
+        i = shipped_ids.get(id(n))
+        if i is not None:
+            return ("in", i, "")
+        j = new_ids.get(id(n))
+        if j is None:
+            j = new_ids[id(n)] = len(new)
+            new.append(n)
+        if isinstance(n, CodeParameter) and n.fun is not None:  # the worker's own import of a bundled function
+            raw = n.fun._fn
+            return ("new", j, "code", getattr(raw, "__module__", None), getattr(raw, "__qualname__", None), n.fun.info.name)
+        return ("new", j, n.kind)
+
+    buf = io.BytesIO()
+    pickler = _make_pickler(buf, pid, None)
+    pickler.dump(envelope)
+    done = 0
+    while done < len(new):
+        batch = new[done:]
+        done = len(new)
+        pickler.dump([_record(n) for n in batch])
+    pickler.dump(None)
+    return buf.getvalue()
+
+
+def _record(n: Node[Any]) -> tuple[Any, ...]:
+    base = (n._data, n._name, raw_description(n), n.constraint)
+    if isinstance(n, MessageNode):
+        exc = portable_exception(n.exception) if isinstance(n, ExceptionNode) else None
+        return base + (n._parents, _op_ref(n.op), n._argnames, n._info, exc)
+    extra = (n.trainable, n.version) if isinstance(n, ParameterNode) else None
+    return base + (extra,)
+
+
+class Inbound:
+    """Driver side of :func:`dump_result`: rebuilds the worker's new nodes onto the driver's."""
+
+    def __init__(self, outbound: Outbound) -> None:
+        self.outbound = outbound
+        self._ops: dict[tuple[Any, ...], OpInfo] = {}
+
+    def load(self, data: bytes, shipped: list[Node[Any]]) -> Any:
+        """The envelope the worker sent; ``shipped`` is the task's node table from ``Outbound.dump``."""
+        new: dict[int, Node[Any]] = {}
+        external: set[int] = set()  # the driver's own objects (code parameters matched by name)
+        kinds: dict[int, str] = {}
+        records: list[tuple[Any, ...]] = []
+
+        class _Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid: Any) -> Any:
+                where, i, kind = pid[:3]
+                if where == "in":
+                    return shipped[i]
+                n = new.get(i)
+                if n is None and kind == "code":
+                    fm = find_fun_module(*pid[3:])
+                    if fm is not None and fm.parameter is not None:
+                        n = new[i] = fm.parameter
+                        external.add(i)
+                        return n
+                if n is None:
+                    cls = {"message": MessageNode, "exception": ExceptionNode, "parameter": ParameterNode}.get(kind, Node)
+                    n = new[i] = cls.__new__(cls)
+                    kinds[i] = kind
+                return n
+
+        up = _Unpickler(io.BytesIO(data))
+        envelope = up.load()
+        while (batch := up.load()) is not None:
+            records.extend(batch)
+        for i in external:
+            if records[i][0] != new[i]._data:
+                log.warning(
+                    "a Ray worker ran its own import of %s, whose code differs from the driver's: define the "
+                    "bundled function in the module of the mapped function (shipped by value) or pass it in",
+                    new[i].fun.info.name,  # type: ignore[attr-defined]
+                )
+        self._build(new, records, external)
+        return envelope
+
+    def _build(self, new: dict[int, Node[Any]], records: list[tuple[Any, ...]], external: set[int]) -> None:
+        index = {id(n): i for i, n in new.items()}
+        built: set[int] = set(external)
+        for root in range(len(records)):  # parents first: iterative DFS over the new nodes
+            stack = [root]
+            while stack:
+                i = stack[-1]
+                if i in built:
+                    stack.pop()
+                    continue
+                n = new[i]
+                waiting = [index[id(p)] for p in (records[i][4] if isinstance(n, MessageNode) else ())
+                           if id(p) in index and index[id(p)] not in built]
+                if waiting:
+                    stack.extend(waiting)
+                    continue
+                self._init(n, records[i])
+                built.add(i)
+                stack.pop()
+
+    def _init(self, n: Node[Any], rec: tuple[Any, ...]) -> None:
+        data, name, description, constraint = rec[:4]
+        if isinstance(n, MessageNode):
+            parents, op_ref, argnames, info, exc = rec[4:]
+            op = self._op(op_ref)
+            if isinstance(n, ExceptionNode):
+                ExceptionNode.__init__(n, exc, tuple(parents), op, argnames, text=data)
+            else:
+                MessageNode.__init__(n, data, tuple(parents), op, argnames, info=info)
+            n._info = info
+            _set_raw(n, name, description)
+        elif isinstance(n, ParameterNode):
+            trainable, version = rec[4]
+            ParameterNode.__init__(n, data, name=name, trainable=trainable, description=description)
+            n.version = version
+        else:
+            Node.__init__(n, data, name=name, description=description)
+        n.constraint = constraint
+
+    def _op(self, ref: tuple[Any, ...]) -> OpInfo:
+        ship, where, name, doc, source, argnames, varargs = ref
+        if ship is not None:
+            return self.outbound.fun_modules[ship].info
+        key = (where, name)
+        op = self._ops.get(key)
+        if op is None:
+            fm = find_fun_module(where[0], where[1], name)
+            op = fm.info if fm is not None else OpInfo(name, doc, source, argnames, varargs)
+            self._ops[key] = op
+        return op
+
+
+def find_fun_module(module: str | None, qualname: str | None, name: str) -> FunModule | None:
+    """The driver's own bundled function for a worker's: by module and qualified name, else the
+    module's bundled function (or one in a module-level dict, as operators keep) of that name."""
+    if not module:
+        return None
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    if qualname and "<locals>" not in qualname:
+        obj: Any = mod
+        for part in qualname.split("."):
+            obj = obj.__dict__.get(part) if hasattr(obj, "__dict__") else None
+            if obj is None:
+                break
+        if isinstance(obj, FunModule) and obj.info.name == name:
+            return obj
+    for value in list(vars(mod).values()):
+        candidates = value.values() if isinstance(value, dict) else (value,)
+        for c in candidates:
+            if isinstance(c, FunModule) and c.info.name == name and getattr(c._fn, "__qualname__", None) == qualname:
+                return c
+    return None
+
+
+def execution_error_payload(exc: ExecutionError) -> tuple[str, Node[Any]]:
+    """An ExecutionError travels as its exception node (its args alone would lose the node)."""
+    return ("execution_error", exc.exception_node)
+
+
+def unshippable(what: str, exc: BaseException) -> DistributedError:
+    return DistributedError(
+        with_help(f"cannot send {what} back from the Ray worker: {exc}", None),
+        hint="return picklable values (plain data and nodes) from the mapped function",
+    )
