@@ -41,6 +41,7 @@ class TaskRecord:
     parameter_version: str = ""
     parameters: dict[int, int] = field(default_factory=dict)
     host: str = ""
+    node: str = ""
     pid: int = 0
     seconds: float = 0.0
     bytes_sent: int = 0
@@ -258,6 +259,7 @@ def _collect(ray: Any, ref: Any, inbound: Inbound, nodes: list[Any], record: Tas
     record.bytes_received = len(data)
     record.parameter_version = env["version"]
     record.parameters = env["parameters"]
+    record.node = env.get("node", "")
     record.host, record.pid, record.seconds, record.usage = env["host"], env["pid"], env["seconds"], env["usage"]
     _charge(trackers, env["usage"])
     if env["ok"]:

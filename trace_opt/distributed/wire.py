@@ -90,6 +90,27 @@ def _pickler_base() -> type:
     return _cloudpickle().Pickler  # type: ignore[no-any-return]
 
 
+_METHODS: dict[type, tuple[str, ...]] = {}
+
+
+def _own_trainable_methods(obj: Any) -> None:
+    """Give ``obj`` its own copy of each trainable bundled method before it is shipped, as its
+    first call in the driver would: the worker then trains (and reports back) that copy,
+    whose code parameter is the driver's, not a copy made in the worker."""
+    cls = type(obj)
+    names = _METHODS.get(cls)
+    if names is None:
+        found: dict[str, None] = {}
+        for klass in getattr(cls, "__mro__", ()):
+            for attr, value in vars(klass).items():
+                if isinstance(value, FunModule) and value.trainable:
+                    found.setdefault(attr, None)
+        names = _METHODS[cls] = tuple(found)
+    for attr in names:
+        if isinstance(getattr(cls, attr, None), FunModule):
+            getattr(obj, attr)
+
+
 def _make_pickler(file: io.BytesIO, persistent: Any, funs: Any) -> Any:
     base = _pickler_base()
 
@@ -102,6 +123,8 @@ def _make_pickler(file: io.BytesIO, persistent: Any, funs: Any) -> Any:
                 return funs(obj)
             if isinstance(obj, _LOCK_TYPES):  # locks are per-process state: a fresh one there
                 return (_new_lock, ())
+            if funs is not None and hasattr(obj, "__dict__"):
+                _own_trainable_methods(obj)
             return super().reducer_override(obj)
 
     return _Pickler(file, protocol=5)

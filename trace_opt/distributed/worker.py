@@ -87,6 +87,7 @@ def run_task(common: bytes, item: bytes, settings: dict[str, Any]) -> bytes:
         version=parameter_version(shipped),
         parameters={i: n.version for i, n in shipped.items() if isinstance(n, ParameterNode)},
         host=socket.gethostname(),
+        node=_node_id(),
         pid=os.getpid(),
         seconds=time.perf_counter() - started,
     )
@@ -96,6 +97,15 @@ def run_task(common: bytes, item: bytes, settings: dict[str, Any]) -> bytes:
         text = f"{type(exc).__name__}: {exc}"
         envelope.update(ok=False, value=None, exception_node=None, error=RemoteError(text), traceback=text)
         return dump_result(envelope, shipped)
+
+
+def _node_id() -> str:
+    try:
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:  # noqa: BLE001 - outside Ray (direct calls in tests) there is no node
+        return ""
 
 
 async def _awaited(value: Any) -> Any:
