@@ -17,6 +17,7 @@ import inspect
 import os
 import socket
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from ..context import TRACING, using
@@ -29,15 +30,18 @@ __all__ = ["call_task", "parameter_version", "run_task"]
 _caches: dict[tuple[str, str], Any] = {}
 
 
-def parameter_version(nodes: list[Node[Any]] | dict[int, Node[Any]]) -> str:
-    """A short hash of the parameters' names and values, in shipping order: two tasks with the
-    same version ran the same prompts and code."""
-    items = nodes.items() if isinstance(nodes, dict) else enumerate(nodes)
-    h = hashlib.sha256()
-    for i, n in sorted(items, key=lambda kv: kv[0]):
-        if isinstance(n, ParameterNode):
-            h.update(f"{i}\0{n._name}\0{n._data!r}\0".encode("utf-8", "backslashreplace"))
-    return h.hexdigest()[:16]
+def parameter_version(nodes: Iterable[Node[Any]] | dict[int, Node[Any]]) -> str:
+    """A short hash of the parameters' names and values (order-free): two tasks with the same
+    version ran the same prompts and code, and the driver computes it from its own parameters.
+
+    >>> import trace_opt as trace
+    >>> p = trace.node("Be brief.", trainable=True, name="p")
+    >>> parameter_version([p]) == parameter_version({0: p})
+    True
+    """
+    found = nodes.values() if isinstance(nodes, dict) else nodes
+    entries = sorted(f"{n._name}\0{n._data!r}" for n in found if isinstance(n, ParameterNode))
+    return hashlib.sha256("\0\0".join(entries).encode("utf-8", "backslashreplace")).hexdigest()[:16]
 
 
 def call_task(task: Any) -> Any:
