@@ -29,7 +29,9 @@ def always_dies(x: int) -> int:
     return x
 
 
-def sleeps(x: int) -> int:
+def sleeps(job: tuple[str, int]) -> int:
+    folder, x = job
+    Path(folder, f"started-{x}").write_text("")
     time.sleep(60)
     return x
 
@@ -51,13 +53,16 @@ def test_task_failing_for_good_keeps_the_other_results(local_ray: Any) -> None:
         ray_map(always_dies, [1], concurrency=1, return_exceptions=False, max_retries=0)
 
 
-def test_ctrl_c_cancels_outstanding_tasks(local_ray: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_cancels_outstanding_tasks(local_ray: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ray = local_ray
     cancelled: list[Any] = []
     real_cancel = ray.cancel
 
     def interrupted_wait(refs: list[Any], **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        raise KeyboardInterrupt  # Ctrl-C while both tasks run
 
     def recording_cancel(ref: Any, **kwargs: Any) -> None:
         cancelled.append(ref)
@@ -66,7 +71,7 @@ def test_ctrl_c_cancels_outstanding_tasks(local_ray: Any, monkeypatch: pytest.Mo
     monkeypatch.setattr(ray, "wait", interrupted_wait)
     monkeypatch.setattr(ray, "cancel", recording_cancel)
     with pytest.raises(KeyboardInterrupt):
-        trace.map(sleeps, [1, 2], concurrency=2, executor="ray")
+        trace.map(sleeps, [(str(tmp_path), 1), (str(tmp_path), 2)], concurrency=2, executor="ray")
     monkeypatch.undo()
     assert len(cancelled) == 2
     started = time.monotonic()
