@@ -24,12 +24,16 @@ import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any, Literal, TypeVar
 
-__all__ = ["Executor", "amap", "aparallel", "map", "parallel", "run"]
+from .context import using
+
+__all__ = ["Executor", "amap", "aparallel", "map", "parallel", "run", "use_executor"]
 
 Executor = Literal["thread", "ray"]
 _EXECUTORS = ("thread", "ray")
+_EXECUTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_opt.executor", default=None)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,13 +49,35 @@ def _check_concurrency(concurrency: int | None) -> None:
         raise ValueError(f"Invalid concurrency: {concurrency!r}\nhelp: pass an int >= 1, or None for no limit")
 
 
+def _check_executor(executor: str, source: str) -> str:
+    if executor not in _EXECUTORS:
+        raise ValueError(f"Invalid {source}: {executor!r}\nhelp: use one of {', '.join(_EXECUTORS)}")
+    return executor
+
+
 def _executor(executor: str | None) -> str:
-    """The explicit choice, else ``$TRACE_OPT_EXECUTOR``, else ``"thread"``."""
-    chosen = executor if executor is not None else (os.environ.get("TRACE_OPT_EXECUTOR") or "thread").strip().lower()
-    if chosen not in _EXECUTORS:
-        source = "executor" if executor is not None else "TRACE_OPT_EXECUTOR"
-        raise ValueError(f"Invalid {source}: {chosen!r}\nhelp: use one of {', '.join(_EXECUTORS)}")
-    return chosen
+    """The explicit choice, else the block's (``use_executor``), else ``$TRACE_OPT_EXECUTOR``,
+    else ``"thread"``."""
+    if executor is not None:
+        return _check_executor(executor, "executor")
+    block = _EXECUTOR.get()
+    if block is not None:
+        return block
+    return _check_executor((os.environ.get("TRACE_OPT_EXECUTOR") or "thread").strip().lower(), "TRACE_OPT_EXECUTOR")
+
+
+def use_executor(executor: Executor | None) -> AbstractContextManager[str | None]:
+    """Run the ``map``/``parallel`` calls made inside the block (that name no executor) on
+    ``executor``; ``None`` keeps the default. ``optimizers.train(..., executor=)`` uses it.
+
+    >>> import trace_opt as trace
+    >>> with trace.execution.use_executor("thread"):
+    ...     trace.execution.map(abs, [-1, 2])
+    [1, 2]
+    """
+    if executor is not None:
+        _check_executor(executor, "executor")
+    return using(_EXECUTOR, executor if executor is not None else _EXECUTOR.get())
 
 
 def _is_async_callable(fn: Any) -> bool:

@@ -35,7 +35,9 @@ _remote: list[Any] = []
 @dataclass
 class TaskRecord:
     """What one task ran and cost: ``parameter_version`` hashes the parameter values it received
-    (``parameters`` maps their shipping index to their ``version`` counter)."""
+    (``parameters`` maps their shipping index to their ``version`` counter). ``bytes_sent`` is
+    the item's own payload; ``bytes_common`` the function's, put in Ray's object store once per
+    map and read by each worker from its node's store."""
 
     index: int
     parameter_version: str = ""
@@ -45,6 +47,7 @@ class TaskRecord:
     pid: int = 0
     seconds: float = 0.0
     bytes_sent: int = 0
+    bytes_common: int = 0
     bytes_received: int = 0
     usage: tuple[int, int, int, int, float] = (0, 0, 0, 0, 0.0)
     failed: bool = False
@@ -102,37 +105,59 @@ def _task(ray: Any) -> Any:
     return _remote[0]
 
 
+def _user_modules(fn: Any) -> list[Any]:
+    """The user's own modules behind ``fn``: its module and those of what its closure holds
+    (a lambda wrapping an agent and a judge). Packages -- installed ones, and trace_opt and
+    optimizers themselves -- stay pickled by reference."""
+    reached = [fn, *(c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c))]
+    found: dict[str, Any] = {}
+    for obj in reached:
+        name = getattr(obj, "__module__", None) or type(obj).__module__
+        module = sys.modules.get(name or "")
+        file = str(getattr(module, "__file__", None) or "")
+        top = (name or "").split(".")[0]
+        if module is None or not file or top in ("__main__", "builtins", "trace_opt", "optimizers"):
+            continue
+        if "site-packages" in file or "dist-packages" in file or file.startswith(sys.base_prefix):
+            continue
+        found[name] = module  # type: ignore[index]
+    return list(found.values())
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def _user_code_by_value(fn: Any) -> Iterator[None]:
-    """Pickle the mapped function's own module by value, so workers run the driver's current
-    objects (bundled functions, parameters) rather than fresh imports of the same module."""
+    """Pickle the user's modules by value while shipping, so workers run the driver's current
+    objects (bundled functions, parameters) rather than fresh imports of the same modules."""
     from .wire import _cloudpickle
 
     cp = _cloudpickle()
-    name = getattr(fn, "__module__", None)
-    module = sys.modules.get(name or "")
-    file = getattr(module, "__file__", None) or ""
-    user = module is not None and name not in ("__main__", "builtins") and not name.startswith("trace_opt") and (
-        "site-packages" not in file and "dist-packages" not in file and file != ""
-    )
-    if not user:
-        yield
-        return
+    registered = []
     try:
-        cp.register_pickle_by_value(module)
-    except ValueError:  # already registered by someone else: leave it as is
-        yield
-        return
-    try:
+        for module in _user_modules(fn):
+            try:
+                cp.register_pickle_by_value(module)
+            except ValueError:  # already registered by someone else: leave it as is
+                continue
+            registered.append(module)
         yield
     finally:
-        cp.unregister_pickle_by_value(module)
+        for module in registered:
+            cp.unregister_pickle_by_value(module)
 
 
 def _settings(cache: Any) -> dict[str, Any]:
     path = getattr(cache, "path", None)
     return {
         "tracing": TRACING.get(),
+        "no_cache": cache is None,
         "cache_dir": str(path) if path is not None else os.environ.get("TRACE_OPT_CACHE_DIR") or None,
         "cache_mode": getattr(cache, "mode", "read-write"),
     }
@@ -211,7 +236,8 @@ def ray_map(
                     payload, nodes = out.dump(items[next_i])
                     ref = task.remote(common_ref, payload, {**settings, "limits": limits})
                     pending[ref] = (next_i, nodes)
-                    records[next_i].bytes_sent = len(payload) + len(common)
+                    records[next_i].bytes_sent = len(payload)
+                    records[next_i].bytes_common = len(common)
                     started[next_i] = True
                     next_i += 1
                 if not pending:

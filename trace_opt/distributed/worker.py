@@ -71,7 +71,9 @@ def run_task(common: bytes, item: bytes, settings: dict[str, Any]) -> bytes:
     (fn, llm), arg, shipped = load_call(common, item)
     envelope: dict[str, Any] = {"ok": True, "value": None}
     with contextlib.ExitStack() as stack:
-        if settings.get("cache_dir"):
+        if settings.get("no_cache"):
+            stack.enter_context(use_cache(None))
+        elif settings.get("cache_dir"):
             stack.enter_context(use_cache(_cache(settings["cache_dir"], settings.get("cache_mode", "read-write"))))
         if llm is not None:
             stack.enter_context(use(llm))
