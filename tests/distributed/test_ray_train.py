@@ -30,20 +30,21 @@ def judge(word: Any, output: Any, want: str) -> tuple[float, str]:
     return (1.0, "correct") if output == want else (0.0, f"expected {want!r}, got {output!r}")
 
 
-def run(executor: str) -> tuple[str, list[str]]:
+def run(executor: str, trainer: Any = "step") -> tuple[str, list[str]]:
     from optimizers import OptoPrime, train
 
     prompts: list[str] = []
 
-    def optimizer_model(messages: list[dict[str, str]], **params: Any) -> str:
+    def optimizer_model(messages: list[dict[str, str]], sample_id: int | None = None, **params: Any) -> str:
         prompts.append(messages[-1]["content"])
-        value = "!" if len(prompts) > 1 else "?!"  # a wrong first try, so two steps differ
+        good = sample_id is None or sample_id % 2 == 1  # beam search: every other candidate
+        value = "!" if len(prompts) > 1 and good else "?!"  # wrong first tries: steps differ
         return json.dumps({"reasoning": "match the expected ending", "suggestion": {"suffix": value}})
 
     agent = Shouter()
     with use_cache(None):
         train(agent.forward, DATA, judge, OptoPrime(agent.parameters(), llm=FunctionLLM(optimizer_model)),
-              epochs=2, batch_size=2, seed=3, trainer="step", executor=executor)  # fmt: skip
+              epochs=2, batch_size=2, seed=3, trainer=trainer, executor=executor)  # fmt: skip
     return agent.suffix.data, prompts
 
 
@@ -57,3 +58,14 @@ def test_train_on_ray_matches_threads(local_ray: Any) -> None:
     assert ray_final == thread_final == "!"
     assert len(ray_prompts) >= 2 and ray_prompts == thread_prompts
     assert "expected 'PARIS!'" in "".join(ray_prompts) or "expected 'ROME!'" in "".join(ray_prompts)
+
+
+def test_beam_search_on_ray_matches_threads(local_ray: Any) -> None:
+    from optimizers import BeamSearch
+
+    from trace_opt.distributed import last_tasks
+
+    thread_final, thread_prompts = run("thread", BeamSearch(k=2, beam_width=1))
+    ray_final, ray_prompts = run("ray", BeamSearch(k=2, beam_width=1))
+    assert last_tasks()  # candidate scoring ran as Ray tasks
+    assert ray_final == thread_final and sorted(ray_prompts) == sorted(thread_prompts)
