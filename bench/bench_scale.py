@@ -4,7 +4,8 @@ Each example is 0.5 s of simulated tool work (a sleep inside a bundled function)
 call to a FunctionLLM that answers after 200 ms -- the shape of an agent evaluation, where time
 goes to waiting, not computing. That is why it scales on this 2-core machine: workers sleep
 side by side. Also measured: the per-task overhead of the Ray path (a no-op task, one at a
-time, minus nothing: all of it is overhead) and the bytes shipped per task each way.
+time: all of it is overhead), the driver's CPU per task (what bounds how many workers one
+driver can feed) and the bytes shipped per task each way.
 
     python bench/bench_scale.py                 # 200 examples (about 5 minutes)
     python bench/bench_scale.py --examples 40   # a quick look
@@ -87,6 +88,7 @@ def main() -> None:
         # Per-task overhead: no-op tasks one at a time; every millisecond is the Ray path's.
         wall, _ = timed(noop, [trace.node(i) for i in range(50)], concurrency=1, executor="ray")
         figures["ray_overhead_ms_per_task"] = round(1000 * wall / 50, 1)
+        figures["ray_noop_worker_ms_per_task"] = round(1000 * statistics.mean(r.seconds for r in last_tasks()), 2)
         wall, _ = timed(noop, [trace.node(i) for i in range(50)], concurrency=1, executor="thread")
         figures["thread_overhead_ms_per_task"] = round(1000 * wall / 50, 2)
 
@@ -98,8 +100,10 @@ def main() -> None:
             figures[f"thread_{k}_llm_calls"] = usage.calls
             print(f"thread x{k}: {wall:.1f} s ({usage.calls} LLM calls)", flush=True)
         for k in (1, 2, 4):
+            cpu = time.process_time()
             with track_usage() as usage:
                 wall, out = timed(example, queries, concurrency=k, executor="ray")
+            figures[f"ray_{k}_driver_cpu_ms_per_task"] = round(1000 * (time.process_time() - cpu) / n, 2)
             assert all(isinstance(o, trace.MessageNode) for o in out), out[:3]
             records = last_tasks()
             work = sum(r.seconds for r in records)

@@ -109,7 +109,8 @@ def _node_id() -> str:
     try:
         import ray
 
-        return str(ray.get_runtime_context().get_node_id())
+        # Outside a Ray worker (a direct call) asking for the context would start Ray.
+        return str(ray.get_runtime_context().get_node_id()) if ray.is_initialized() else ""
     except Exception:  # noqa: BLE001 - outside Ray (direct calls in tests) there is no node
         return ""
 
