@@ -296,7 +296,7 @@ def _collect(ray: Any, ref: Any, inbound: Inbound, nodes: list[Any], record: Tas
         err = ExecutionError(enode)
         err.__cause__ = enode.exception
         return err
-    exc = env["error"]
-    if hasattr(exc, "add_note"):
-        exc.add_note(f"Remote traceback (Ray worker {env['host']} pid {env['pid']}):\n{env['traceback']}")
-    return exc
+    error = env["error"]
+    if hasattr(error, "add_note"):
+        error.add_note(f"Remote traceback (Ray worker {env['host']} pid {env['pid']}):\n{env['traceback']}")
+    return error

@@ -45,10 +45,8 @@ _MISSING = object()
 
 
 def _cloudpickle() -> Any:
-    try:
-        from ray import cloudpickle
-    except ImportError:  # pragma: no cover - the module is only used with Ray installed
-        import cloudpickle  # type: ignore[no-redef]
+    from ray import cloudpickle  # Ray's own copy: the package is only used with Ray installed
+
     return cloudpickle
 
 
@@ -73,7 +71,8 @@ class RemoteError(Exception):
 def _rebuild_fun(state: dict[str, Any], info: tuple[Any, ...], parameter: Any) -> FunModule:
     fm = FunModule.__new__(FunModule)
     fm.__dict__.update(state)
-    fm.info = OpInfo(*info, fun=fm)
+    name, doc, source, argnames, varargs = info
+    fm.info = OpInfo(name, doc, source, argnames, varargs, fm)
     fm.parameter = parameter
     fm._current = fm._fn
     fm._compiled_src = None if (fm.sandbox is True and parameter is not None) else fm._original_src
@@ -202,7 +201,7 @@ class _CallLoader:
         _, i, kind = pid
         n = self.nodes.get(i)
         if n is None:
-            cls = {"code": CodeParameter, "param": ParameterNode}.get(kind, Node)
+            cls: type[Node[Any]] = {"code": CodeParameter, "param": ParameterNode}.get(kind, Node)
             n = self.nodes[i] = cls.__new__(cls)
         return n
 
@@ -264,7 +263,7 @@ def dump_result(envelope: dict[str, Any], shipped: dict[int, Node[Any]]) -> byte
     new: list[Node[Any]] = []
     new_ids: dict[int, int] = {}
 
-    def pid(n: Node[Any]) -> tuple[str, int, str]:
+    def pid(n: Node[Any]) -> tuple[Any, ...]:
         i = shipped_ids.get(id(n))
         if i is not None:
             return ("in", i, "")
@@ -325,7 +324,10 @@ class Inbound:
                         external.add(i)
                         return n
                 if n is None:
-                    cls = {"message": MessageNode, "exception": ExceptionNode, "parameter": ParameterNode}.get(kind, Node)
+                    kinds_: dict[str, type[Node[Any]]] = {
+                        "message": MessageNode, "exception": ExceptionNode, "parameter": ParameterNode,
+                    }  # fmt: skip
+                    cls: type[Node[Any]] = kinds_.get(kind, Node)
                     n = new[i] = cls.__new__(cls)
                     kinds[i] = kind
                 return n
