@@ -27,8 +27,7 @@ from .base import Optimizer
 from .observe import TrainingRun
 from .progress import load_progress, save_progress
 from .data import Example, Judge, judge
-from .data import examples as _examples
-from .data import run_example as _run
+from .data import examples as _examples, run_example as _run
 from .search import BeamSearch, SearchTrainer
 from .trainlog import TrainLog
 
@@ -71,6 +70,7 @@ def _bar(done: int, total: int, record: dict[str, Any]) -> None:
     sys.stderr.flush()
 
 
+@execution.with_executor  # executor="ray": forward passes, judging and scoring as Ray tasks
 def train(
     agent: Callable[[Any], Any],
     dataset: Any,
@@ -93,7 +93,6 @@ def train(
     callback: Callable[[dict[str, Any]], Any] | None = None,
     verbose: bool = False,
     trainer: SearchTrainer | Literal["auto", "step"] = "auto",
-    executor: Literal["thread", "ray"] | None = None,
 ) -> TrainLog:
     """Train ``optimizer``'s parameters of ``agent`` on ``dataset``; returns the per-step log.
 
@@ -116,8 +115,6 @@ def train(
     step and keeps the best, returning a ``SearchLog``; ``"auto"`` (the default) is
     ``BeamSearch(k=4, beam_width=1)`` -- best-of-4 -- when the optimizer's model is the embedded
     ``LocalLLM``, whose single suggestions are rarely better, and ``"step"`` otherwise.
-    ``executor="ray"`` runs forward passes, judging and scoring as Ray tasks (the optimizer's
-    own LLM calls stay here); ``None`` keeps ``trace_opt.map``'s default.
 
     >>> import trace_opt as trace
     >>> from trace_opt.llm import FunctionLLM
@@ -129,10 +126,6 @@ def train(
     >>> k.data, history.best_score
     (3, 1.0)
     """
-    if executor is not None:  # the whole run, with every execution.map on that executor
-        args = {k: v for k, v in locals().items() if k != "executor"}
-        with execution.use_executor(executor):
-            return train(**args)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
     if trainer == "auto":

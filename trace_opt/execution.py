@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeVar
 
 from .context import using
 
-__all__ = ["Executor", "amap", "aparallel", "map", "parallel", "run", "use_executor"]
+__all__ = ["Executor", "amap", "aparallel", "map", "parallel", "run", "use_executor", "with_executor"]
 
 Executor = Literal["thread", "ray"]
 _EXECUTORS = ("thread", "ray")
@@ -78,6 +78,33 @@ def use_executor(executor: Executor | None) -> AbstractContextManager[str | None
     if executor is not None:
         _check_executor(executor, "executor")
     return using(_EXECUTOR, executor if executor is not None else _EXECUTOR.get())
+
+
+def with_executor(fn: Callable[..., R]) -> Callable[..., R]:
+    """Give ``fn`` an ``executor=`` keyword: the call runs inside ``use_executor(executor)``, so
+    every ``map``/``parallel`` it makes (that names no executor) uses it. ``optimizers.train``
+    is wrapped this way: ``train(..., executor="ray")`` runs forward passes and judging as Ray
+    tasks while the optimizer's own calls stay in the driver.
+
+    >>> import trace_opt as trace
+    >>> @trace.execution.with_executor
+    ... def evaluate(xs):
+    ...     return trace.execution.map(abs, xs)
+    >>> evaluate([-3], executor="thread")
+    [3]
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, executor: Executor | None = None, **kwargs: Any) -> R:
+        with use_executor(executor):
+            return fn(*args, **kwargs)
+
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    option = inspect.Parameter("executor", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Executor | None")
+    wrapper.__signature__ = sig.replace(parameters=[*params[:at], option, *params[at:]])  # type: ignore[attr-defined]
+    return wrapper
 
 
 def _is_async_callable(fn: Any) -> bool:
