@@ -20,7 +20,7 @@ working, and every message names the bad value and ends with a ``help:`` line.
     ├── MissingDependency (ImportError) an optional package a feature needs is not installed
     ├── SandboxError (RuntimeError)     sandboxed code timed out / hit a limit / was refused
     │   └── SandboxUnavailable          the isolation asked for cannot run on this machine
-    ├── DistributedError (RuntimeError) Ray is missing, or a call cannot be shipped to a worker
+    ├── DistributedError (RuntimeError) Ray cannot be started or joined, or a call cannot be shipped
     │   └── RemoteTaskError             a task failed for good on a worker (it died past its retries)
     ├── ReplyParseError (ValueError)    an LLM reply could not be parsed (after re-asks)
     └── LLMError (RuntimeError)
@@ -259,8 +259,8 @@ class BudgetExceeded(LLMError):
 
 
 class DistributedError(TraceOptError, RuntimeError):
-    """Work could not be run on Ray: the package is missing, the cluster is unreachable, or a
-    call (its function, items or results) cannot be shipped between processes."""
+    """Work could not be run on Ray: the cluster cannot be started or joined, or a call (its
+    function, items or results) cannot be shipped between processes."""
 
 
 class RemoteTaskError(DistributedError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..context import TRACING
-from ..errors import BudgetExceeded, DistributedError, ExecutionError, RemoteTaskError
+from ..errors import BudgetExceeded, DistributedError, ExecutionError, MissingDependency, RemoteTaskError
 from .wire import Inbound, Outbound
 
 __all__ = ["TaskRecord", "ensure_ray", "last_tasks", "ray_map"]
@@ -67,7 +67,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise DistributedError(
+        raise MissingDependency(
             "executor='ray' needs the ray package, which is not installed",
             hint="pip install 'trace-opt-lib[ray]' (or pass executor='thread')",
         ) from exc
