@@ -22,7 +22,8 @@ from typing import Any
 
 from ..context import TRACING
 from ..errors import BudgetExceeded, DistributedError, ExecutionError, MissingDependency, RemoteTaskError
-from .wire import Inbound, Outbound
+from .results import Inbound
+from .wire import Outbound
 
 __all__ = ["TaskRecord", "ensure_ray", "last_tasks", "ray_map"]
 
@@ -205,7 +206,7 @@ def ray_map(
     """``[fn(item) for item in items]`` as Ray tasks; same contract as ``execution.map``."""
     from ..llm.budget import active_trackers
     from ..llm.cache import get_cache
-    from ..llm.registry import _ACTIVE
+    from ..llm.registry import _ACTIVE, _state
 
     ray = ensure_ray()
     items = list(items)
@@ -216,7 +217,9 @@ def ray_map(
         return []
     out = Outbound()
     with _user_code_by_value(fn):
-        common, _ = out.dump((fn, _ACTIVE.get()), common=True)
+        # The backend a call here would use, if chosen in code (use()/set_default()); else the
+        # worker resolves its own from TRACE_OPT_LLM, as a process of its own would.
+        common, _ = out.dump((fn, _ACTIVE.get() or _state["default"]), common=True)
         common_ref = ray.put(common)
         inbound = Inbound(out)
         settings = _settings(get_cache())

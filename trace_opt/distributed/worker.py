@@ -23,7 +23,8 @@ from typing import Any
 from ..context import TRACING, using
 from ..errors import ExecutionError
 from ..nodes import Node, ParameterNode, format_exception
-from .wire import RemoteError, dump_result, load_call, portable_exception
+from .results import dump_result, portable_exception
+from .wire import RemoteError, load_call
 
 __all__ = ["call_task", "parameter_version", "run_task"]
 
