@@ -106,11 +106,15 @@ def _task(ray: Any) -> Any:
     return _remote[0]
 
 
-def _user_modules(fn: Any) -> list[Any]:
-    """The user's own modules behind ``fn``: its module and those of what its closure holds
+def _user_modules(fns: Iterable[Any]) -> list[Any]:
+    """The user's own modules behind ``fns``: theirs and those of what their closures hold
     (a lambda wrapping an agent and a judge). Packages -- installed ones, and trace_opt and
     optimizers themselves -- stay pickled by reference."""
-    reached = [fn, *(c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c))]
+    reached = [
+        obj
+        for fn in fns
+        for obj in (fn, *(c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c)))
+    ]
     found: dict[str, Any] = {}
     for obj in reached:
         name = getattr(obj, "__module__", None) or type(obj).__module__
@@ -134,7 +138,7 @@ def _filled(cell: Any) -> bool:
 
 
 @contextlib.contextmanager
-def _user_code_by_value(fn: Any) -> Iterator[None]:
+def _user_code_by_value(fns: Iterable[Any]) -> Iterator[None]:
     """Pickle the user's modules by value while shipping, so workers run the driver's current
     objects (bundled functions, parameters) rather than fresh imports of the same modules."""
     from .wire import _cloudpickle
@@ -142,7 +146,7 @@ def _user_code_by_value(fn: Any) -> Iterator[None]:
     cp = _cloudpickle()
     registered = []
     try:
-        for module in _user_modules(fn):
+        for module in _user_modules(fns):
             try:
                 cp.register_pickle_by_value(module)
             except ValueError:  # already registered by someone else: leave it as is
@@ -202,8 +206,10 @@ def ray_map(
     concurrency: int | None,
     return_exceptions: bool,
     max_retries: int = 3,
+    user_code: Iterable[Any] = (),
 ) -> list[Any]:
-    """``[fn(item) for item in items]`` as Ray tasks; same contract as ``execution.map``."""
+    """``[fn(item) for item in items]`` as Ray tasks; same contract as ``execution.map``.
+    ``user_code``: further callables whose modules go by value (``parallel``'s tasks)."""
     from ..llm.budget import active_trackers
     from ..llm.cache import get_cache
     from ..llm.registry import _ACTIVE, _state
@@ -216,7 +222,7 @@ def ray_map(
     if n == 0:
         return []
     out = Outbound()
-    with _user_code_by_value(fn):
+    with _user_code_by_value([fn, *user_code]):
         # The backend a call here would use, if chosen in code (use()/set_default()); else the
         # worker resolves its own from TRACE_OPT_LLM, as a process of its own would.
         common, _ = out.dump((fn, _ACTIVE.get() or _state["default"]), common=True)
