@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from trace_opt import Module
+from trace_opt import Module, execution
 from trace_opt.errors import TrainingInterrupted
 from trace_opt.llm import LocalLLM
 
@@ -46,6 +46,7 @@ def _bar(done: int, total: int, record: dict[str, Any]) -> None:
     sys.stderr.flush()
 
 
+@execution.with_executor  # executor="ray": forward passes, judging and scoring as Ray tasks
 def train(
     agent: Callable[[Any], Any],
     dataset: Any,

@@ -24,12 +24,14 @@ LAYERS: list[set[str]] = [
     {"nodes", "containers"},
     {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast", "funinfo", "arguments"},
     {"bundle", "operators", "node_methods", "modules", "utils"},
-    {"llm", "store", "replay", "execution", "compose", "functions", "session"},
+    {"llm", "store", "replay", "execution", "distributed", "compose", "functions", "session"},
     {"visualize", "report", "telemetry", "integrations"},
     {"__init__", "cli"},
 ]
-HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow",
-         "jsonschema", "referencing"}  # fmt: skip
+HEAVY = {
+    "litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow",
+    "jsonschema", "referencing", "ray", "cloudpickle",
+}  # fmt: skip
 
 
 def layer_of(component: str) -> int:

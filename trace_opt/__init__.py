@@ -108,7 +108,7 @@ __all__ = [
 
 # Loaded on first attribute access: they pull optional packages (sqlite, litellm...) or are
 # rarely needed, and `import trace_opt` should stay fast.
-_LAZY_SUBMODULES = {"functions", "llm", "replay", "sandbox", "store"}
+_LAZY_SUBMODULES = {"distributed", "functions", "llm", "replay", "sandbox", "store"}
 _LAZY_NAMES = {
     "Run": "replay",
     "Store": "store",

@@ -20,6 +20,8 @@ working, and every message names the bad value and ends with a ``help:`` line.
     ├── MissingDependency (ImportError) an optional package a feature needs is not installed
     ├── SandboxError (RuntimeError)     sandboxed code timed out / hit a limit / was refused
     │   └── SandboxUnavailable          the isolation asked for cannot run on this machine
+    ├── DistributedError (RuntimeError) Ray cannot be started or joined, or a call cannot be shipped
+    │   └── RemoteTaskError             a task failed for good on a worker (it died past its retries)
     ├── ReplyParseError (ValueError)    an LLM reply could not be parsed (after re-asks)
     └── LLMError (RuntimeError)
         ├── TransientLLMError           worth retrying: rate limit, timeout, 5xx, dropped link
@@ -55,6 +57,7 @@ __all__ = [
     "ConstraintError",
     "ConstraintViolation",
     "ContextWindowExceeded",
+    "DistributedError",
     "ExecutionError",
     "InputRequested",
     "LLMConnectionError",
@@ -64,6 +67,7 @@ __all__ = [
     "ModelNotFound",
     "PermanentLLMError",
     "RateLimitError",
+    "RemoteTaskError",
     "ReplayDivergence",
     "ReplyParseError",
     "SandboxError",
@@ -265,3 +269,17 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, *, log: Any = None) -> None:
         super().__init__(message)
         self.log = log
+
+
+class DistributedError(TraceOptError, RuntimeError):
+    """Work could not be run on Ray: the cluster cannot be started or joined, or a call (its
+    function, items or results) cannot be shipped between processes."""
+
+
+class RemoteTaskError(DistributedError):
+    """A task failed for good on a Ray worker (the worker died past its retries, or the task
+    was cancelled). ``.remote_traceback`` holds what the worker reported, if anything."""
+
+    def __init__(self, message: str, *, remote_traceback: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.remote_traceback = remote_traceback

@@ -155,7 +155,7 @@ def propose_k(
         raise TypeError(f"Invalid optimizer: {optimizer!r:.80}\nhelp: pass an optimizers.Optimizer (OptoPrime(...))")
     ids = list(range(first_sample, first_sample + k))
     results = execution.map(lambda i: _one(optimizer, i, temperature, max_reasks, clock), ids, concurrency=concurrency,
-                            return_exceptions=True)  # fmt: skip
+                            return_exceptions=True, executor="thread")  # the optimizer's calls stay here  # fmt: skip
     proposals: list[Proposal] = []
     stopped: BudgetExceeded | None = None
     for result in results:
