@@ -50,12 +50,17 @@ def _clear(path: Path, as_json: bool) -> int:
     try:
         cache = Cache(path)
         try:
-            n = len(cache)
-            cache.clear()
+            problem = cache.problem  # set when the file could not be used (e.g. not a database)
+            n = 0 if problem else len(cache)
+            cache.clear()  # replaces a damaged file; refuses (StoreError) anything else it cannot clear
         finally:
             cache.close()
-        what = f"removed {n} cached responses from {path}"
-        result: dict[str, Any] = {"path": str(path), "removed": n}
+        if problem:
+            what = f"the LLM cache at {path} was corrupt ({problem}): replaced it with an empty one"
+            result: dict[str, Any] = {"path": str(path), "removed": None, "corrupt": problem}
+        else:
+            what = f"removed {n} cached responses from {path}"
+            result = {"path": str(path), "removed": n}
     except (StoreError, sqlite3.DatabaseError) as e:
         reason = _corrupt(path, e)
         if reason is None:
