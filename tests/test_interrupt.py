@@ -84,6 +84,8 @@ def test_ctrl_c_in_a_real_process_exits_130_without_a_traceback(tmp_path: Path) 
     script = (
         "import os, signal, sys, time\n"
         f"sys.path.insert(0, {str(ROOT / 'examples')!r}); sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        # the repository first: tests/optimizers/ would otherwise shadow the package as a namespace
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
         "import demo\n"
         "from trace_opt.llm import FunctionLLM\n"
         "from test_demo import scripted\n"

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import importlib
 import io
-import logging
 import pickle
 from typing import Any
 
+from .. import secrets
 from ..bundle import CodeParameter, FunModule
 from ..nodes import ExceptionNode, MessageNode, Node, OpInfo, ParameterNode
 from .wire import Outbound, RemoteError, _cloudpickle, _make_pickler, _set_raw, raw_description
 
 __all__ = ["Inbound", "dump_result", "find_fun_module", "portable_exception"]
 
-log = logging.getLogger(__name__)
+log = secrets.logger(__name__)
 
 def _op_ref(op: OpInfo) -> tuple[Any, ...]:
     fun = op.fun

@@ -12,7 +12,6 @@ Ctrl-C cancels every outstanding task before it propagates.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import secrets
 from ..context import TRACING
 from ..errors import BudgetExceeded, DistributedError, ExecutionError, MissingDependency, RemoteTaskError
 from .results import Inbound
@@ -27,7 +27,7 @@ from .wire import Outbound
 
 __all__ = ["TaskRecord", "ensure_ray", "last_tasks", "ray_map"]
 
-log = logging.getLogger(__name__)
+log = secrets.logger(__name__)
 
 _LAST: ContextVar[list[TaskRecord]] = ContextVar("trace_opt.distributed.last", default=[])
 _remote: list[Any] = []
