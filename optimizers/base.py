@@ -1,10 +1,9 @@
 """``Optimizer``: the PyTorch optimizer API over trainable nodes.
 
-``step()`` is ``update(propose())``: ``propose`` asks the LLM and returns the new values
-without touching anything, so a step can be inspected, tested or vetoed; ``update`` checks
-every value first (code must compile, constraints must hold) and applies them only if all
-pass. ``param_groups``, ``state`` and ``state_dict`` (saved by parameter *order*, validated
-before anything is mutated) work as in ``torch.optim``.
+``step()`` is ``update(propose())``: ``propose`` asks the LLM and returns the new values without touching
+anything, so a step can be inspected, tested or vetoed; ``update`` checks every value first (code must compile,
+constraints must hold) and applies them only if all pass. ``param_groups``, ``state`` and ``state_dict`` (saved by
+parameter *order*, validated before anything is mutated) work as in ``torch.optim``.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from . import state
 from .proposal import Proposal, check_value, jsonable
 
 __all__ = ["Optimizer"]
-
 log = logging.getLogger("optimizers")
 
 def _describe(value: Any) -> str:
@@ -246,9 +244,8 @@ class Optimizer:
 
     def step(self) -> dict[str, Any]:
         """``update(propose())``: one optimization step; returns its log record."""
-        if INSTRUMENTS.active is not None:  # an ``optimizer.step`` span (trace_opt.telemetry)
-            return INSTRUMENTS.active.optimizer_step(self, lambda: self.update(self.propose()))  # type: ignore[no-any-return]
-        return self.update(self.propose())
+        active = INSTRUMENTS.active  # an ``optimizer.step`` span when trace_opt.telemetry is on
+        return self.update(self.propose()) if active is None else active.optimizer_step(self, lambda: self.update(self.propose()))
 
     # -- memory ---------------------------------------------------------------------------
     # Per group, the last ``memory_size`` entries ``{"variables": {position: value},

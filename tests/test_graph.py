@@ -31,7 +31,7 @@ def test_render_marks_kinds_and_truncates() -> None:
     src = trace.render(enode, max_label=40).source
     assert "trainable" in src and "#ffd0d0" in src and "#ffe9a8" in src
     assert "p" * 100 not in src and "x" * 100 not in src
-    assert "feedback: " in src
+    assert "1 feedback:" in src  # the feedback summary (count, then each distinct text)
 
 
 def test_render_large_graphs_are_capped() -> None:
