@@ -143,28 +143,28 @@ class Instrumentation:
         """Run one bundled call inside a ``bundle <name>`` span (async calls: inside their task)."""
         if fun.is_async:
             return self._abundle(fun, args, kwargs, owner)
-        with self.tracer.start_as_current_span(f"bundle {fun.info.name}", attributes=_bundle_attributes(fun),
-                                               record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
-            try:
-                out = fun._call(args, kwargs, owner)
-            except ExecutionError as e:
-                self._bundle_end(span, e.exception_node)
-                self.fail(span, e)
-                raise
+        with self._bundle_span(fun) as span:
+            out = fun._call(args, kwargs, owner)
             self._bundle_end(span, out)
             return out
 
     async def _abundle(self, fun: Any, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any) -> Any:
+        with self._bundle_span(fun) as span:
+            out = await fun._call(args, kwargs, owner)
+            self._bundle_end(span, out)
+            return out
+
+    @contextmanager
+    def _bundle_span(self, fun: Any) -> Iterator[Any]:
+        """The span of one bundled call; a failure records its exception node and marks the span."""
         with self.tracer.start_as_current_span(f"bundle {fun.info.name}", attributes=_bundle_attributes(fun),
                                                record_exception=False, set_status_on_exception=False) as span:  # fmt: skip
             try:
-                out = await fun._call(args, kwargs, owner)
+                yield span
             except ExecutionError as e:
                 self._bundle_end(span, e.exception_node)
                 self.fail(span, e)
                 raise
-            self._bundle_end(span, out)
-            return out
 
     def _bundle_end(self, span: Any, out: Any) -> None:
         attributes = {"trace_opt.output": _name(out), "trace_opt.inputs": [_name(p) for p in out.parents]}
@@ -177,22 +177,14 @@ class Instrumentation:
     def llm_call(self, llm: Any, request: Any, run: Callable[[], Any]) -> Any:
         """Run one ``LLM.complete`` inside a GenAI ``chat <model>`` span."""
         with self._llm_span(llm, request) as span:
-            try:
-                response = run()
-            except Exception as e:
-                self.fail(span, e)
-                raise
+            response = run()
             self._llm_end(span, response)
             return response
 
     async def allm_call(self, llm: Any, request: Any, run: Callable[[], Awaitable[Any]]) -> Any:
         """The async twin of :meth:`llm_call`."""
         with self._llm_span(llm, request) as span:
-            try:
-                response = await run()
-            except Exception as e:
-                self.fail(span, e)
-                raise
+            response = await run()
             self._llm_end(span, response)
             return response
 
@@ -222,7 +214,11 @@ class Instrumentation:
                 span.set_attribute("trace_opt.sample_id", str(request.sample_id))
             if self.capture_content:
                 span.set_attribute("gen_ai.input.messages", self.text(list(request.messages)))
-            yield span
+            try:
+                yield span
+            except Exception as e:
+                self.fail(span, e)
+                raise
 
     def _llm_end(self, span: Any, response: Any) -> None:
         usage = response.usage
