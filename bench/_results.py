@@ -26,13 +26,21 @@ def conditions() -> dict[str, Any]:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:  # not available on every platform
         load = None
+    try:
+        cpus_used = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on macOS/Windows
+        cpus_used = None
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "loadavg_before": load,
+        "loadavg_at_save": load,
+        # set by bench/reserve_core.py: the bench had this core to itself, so the machine's load
+        # average (the other processes, pinned elsewhere) did not slow it
+        "reserved_core": os.environ.get("TRACE_OPT_BENCH_RESERVED_CORE") or None,
+        "cpus_used": cpus_used,
         "argv": sys.argv[1:],
     }
 

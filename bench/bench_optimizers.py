@@ -40,7 +40,7 @@ def ours(n: int, budget: int) -> dict[str, Any]:
     y = x
     for _ in range(n):
         y = y + "ab"
-    reply = json.dumps({"reasoning": "shorter", "suggestion": {x.name: "s"}})
+    reply = json.dumps({"reasoning": "shorter", "suggestion": {x.py_name: "s"}})
     opt = OptoPrime([x], llm=FunctionLLM(lambda m, **kw: reply), max_prompt_tokens=budget)
     t0 = time.perf_counter()
     opt.zero_feedback()
