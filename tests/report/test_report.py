@@ -14,7 +14,7 @@ import pytest
 import trace_opt as trace
 import trace_opt.report as report_pkg
 from trace_opt.report import ReportData, StepRecord, diff_html, graph_picture, render_report, steps_from_log, write_report
-from trace_opt.report import charts, data, diffs, page
+from trace_opt.report import charts, data, diffs, page, templating
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -36,7 +36,7 @@ def sample() -> ReportData:
                       meta={"backend": "local", "run": "r1"})  # fmt: skip
 
 
-@pytest.mark.parametrize("module", [report_pkg, charts, data, diffs, page])
+@pytest.mark.parametrize("module", [report_pkg, charts, data, diffs, page, templating])
 def test_doctests(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0
@@ -53,8 +53,34 @@ def test_page_is_self_contained_and_escaped() -> None:
     assert "<script src" not in html and "<link" not in html
     assert html.count('class="step"') == 3 and 'id="step-2"' in html
     assert '<del class="del">negative.</del><ins class="add">the sentiment of the review.</ins>' in html
-    assert "Wrong: &#x27;I loved it&#x27; is positive." in html and "ignore the word negative" in html
+    assert "Wrong: &#39;I loved it&#39; is positive." in html and "ignore the word negative" in html
     assert 'id="score-chart"' in html and 'id="tokens-chart"' in html and 'id="cost-chart"' in html
+
+
+def test_the_page_inlines_its_css_and_script() -> None:
+    html = render_report(sample())
+    folder = Path(templating.__file__).parent / "templates"
+    for name in ("report.css", "report.js"):
+        assert (folder / name).read_text(encoding="utf-8").rstrip("\n") in html, name
+    assert html.count("<style>") == 1 and html.count("<script>") == 1
+
+
+def test_evaluation_statistics_are_shown_when_the_log_has_them() -> None:
+    log = [{"step": 0, "score": 0.5, "score_se": 0.1, "score_ci": [0.3, 0.7], "score_n": 8},
+           {"step": 1, "score": 0.75, "best": 0.75, "score_se": 0.05, "score_ci": (0.625, 0.875), "score_n": 8},
+           {"step": 2, "score": 0.6, "score_ci": [0.9, 0.1]}]  # an inverted interval is not drawn
+    steps = steps_from_log(log)
+    assert steps[1].score_ci == (0.625, 0.875) and steps[2].score_ci is None and steps[1].score_n == 8
+    html = render_report(ReportData("stats", steps))
+    table = re.search(r'<table class="statistics">(.*?)</table>', html, re.S)
+    assert table is not None and table.group(1).count("<tr data-step=") == 2
+    assert "<td>0.750</td><td>0.050</td><td>0.625–0.875</td><td>8</td>" in table.group(1)
+    assert "score 0.750 ± 0.050 · best" in html  # the step's headline
+    assert "score 0.750, standard error 0.050, 95% interval 0.625–0.875, over 8 examples" in html
+    whiskers = re.findall(r'<line class="interval" data-step="(\d+)"', html)
+    assert whiskers == ["0", "1"]
+    plain = render_report(ReportData("plain", steps_from_log(LOG)))
+    assert "Evaluation statistics" not in plain and 'class="interval"' not in plain and " ± " not in plain
 
 
 def test_missing_scores_and_empty_logs_render() -> None:

@@ -13,8 +13,10 @@ True
 
 - ``data``: ``ReportData`` / ``StepRecord`` (typed input) and ``steps_from_log`` (from a
   training log's list of dicts, e.g. ``optimizers.TrainLog``).
-- ``charts``: the inline SVG charts; ``diffs``: parameter diffs as HTML.
+- ``charts``: the inline SVG charts' coordinates; ``diffs``: parameter diffs.
 - ``page``: ``render_report``, ``write_report`` and ``graph_picture``.
+- ``templating`` and ``templates/``: the markup, as jinja2 templates (autoescaped; jinja2 is
+  imported on the first render).
 """
 
 from __future__ import annotations

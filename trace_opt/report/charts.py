@@ -1,19 +1,78 @@
 """Small inline SVG charts: a line chart (score and best per step) and a bar chart (tokens).
 
-Hand-written SVG rather than a plotting library: the page must open offline with no
-dependency, and two charts of a few dozen points need no more than this.
+Hand-drawn SVG rather than a plotting library: the page must open offline with no
+dependency, and two charts of a few dozen points need no more than this. This module does
+the arithmetic (``Chart``: coordinates and labels); ``templates/charts.svg.j2`` draws it.
+A line series may carry an interval per point (a 95% confidence interval of the score),
+drawn as a whisker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from html import escape
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-__all__ = ["bar_chart", "line_chart"]
+from .templating import render
+
+__all__ = ["Chart", "bar_chart", "bar_geometry", "line_chart", "line_geometry"]
 
 _W, _H = 560, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 40, 32
 _COLORS = ("#2a5db0", "#b08800", "#2a9d5b", "#b02a2a")
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One drawn value: its position, step and label; ``low``/``high`` the whisker's ends (y)."""
+
+    x: float
+    y: float
+    step: int
+    label: str
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    color: str
+    dashed: bool
+    points: tuple[Point, ...]
+    legend_x: float
+
+    @property
+    def path(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    step: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What ``charts.svg.j2`` draws: ``kind`` ``"line"``, ``"bar"`` or ``"empty"`` (nothing
+    recorded), the y grid ``(y, label)``, the x labels ``(x, step)``, and the series or bars."""
+
+    id: str
+    title: str
+    kind: str
+    grid: tuple[tuple[float, str], ...] = ()
+    xticks: tuple[tuple[float, int], ...] = ()
+    series: tuple[Series, ...] = ()
+    bars: tuple[Bar, ...] = ()
+    width: int = _W
+    height: int = _H
+    left: int = _LEFT
+    right: int = _W - _RIGHT
 
 
 def _fmt(v: float) -> str:
@@ -31,26 +90,6 @@ def _scale(lo: float, hi: float) -> tuple[float, float]:
     return (lo - pad if lo < 0 else lo), hi + pad
 
 
-def _frame(chart_id: str, title: str, xs: Sequence[int], lo: float, hi: float) -> list[str]:
-    """The SVG head, the y grid with labels and the x labels (steps)."""
-    out = [
-        f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
-        f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(title)}</title>",
-        f'<text class="caption" x="{_LEFT}" y="16">{escape(title)}</text>',
-    ]
-    for i in range(5):
-        v = lo + (hi - lo) * i / 4
-        y = _y(v, lo, hi)
-        out.append(f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(f'<text class="tick" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
-    every = max(1, len(xs) // 12)
-    for i, x in enumerate(xs):
-        if i % every == 0 or i == len(xs) - 1:
-            out.append(f'<text class="tick" x="{_x(i, len(xs)):.1f}" y="{_H - 10}" text-anchor="middle">{x}</text>')
-    return out
-
-
 def _x(i: int, n: int) -> float:
     return _LEFT + (_W - _LEFT - _RIGHT) * (i + 0.5) / max(n, 1)
 
@@ -59,34 +98,59 @@ def _y(v: float, lo: float, hi: float) -> float:
     return _TOP + (_H - _TOP - _BOTTOM) * (1 - (v - lo) / (hi - lo))
 
 
-def line_chart(chart_id: str, title: str, xs: Sequence[int], series: dict[str, Sequence[float | None]]) -> str:
-    """An SVG line chart: one polyline (and a dot per point, with a hover title) per series.
+def _axes(chart_id: str, title: str, kind: str, xs: Sequence[int], lo: float, hi: float, **drawn: object) -> Chart:
+    """The chart with its y grid (5 labelled lines) and x labels (steps, at most about 12)."""
+    grid = tuple((_y(lo + (hi - lo) * i / 4, lo, hi), _fmt(lo + (hi - lo) * i / 4)) for i in range(5))
+    every = max(1, len(xs) // 12)
+    ticks = tuple((_x(i, len(xs)), x) for i, x in enumerate(xs) if i % every == 0 or i == len(xs) - 1)
+    return Chart(chart_id, title, kind, grid, ticks, **drawn)  # type: ignore[arg-type]
 
-    Missing values (``None``) break nothing: the line joins the points that exist.
 
-    >>> svg = line_chart("score", "Score", [1, 2], {"score": [0.5, 0.75]})
-    >>> svg.count("<circle"), "polyline" in svg
-    (2, True)
-    """
+def line_geometry(chart_id: str, title: str, xs: Sequence[int], series: Mapping[str, Sequence[float | None]],
+                  intervals: Mapping[str, Sequence[Interval | None]] | None = None) -> Chart:  # fmt: skip
+    """The line chart's coordinates: one polyline and a dot per value of each series; missing
+    values (``None``) are skipped and the line joins the points that exist."""
+    intervals = intervals or {}
     values = [v for s in series.values() for v in s if v is not None]
+    values += [b for s in intervals.values() for iv in s if iv is not None for b in iv]
     if not xs or not values:
-        return f'<p class="empty" id="{escape(chart_id)}">No {escape(title.lower())} recorded.</p>'
+        return Chart(chart_id, title, "empty")
     lo, hi = _scale(min(0.0, min(values)), max(values))
-    out = _frame(chart_id, title, xs, lo, hi)
+    drawn = []
     for k, (name, points) in enumerate(series.items()):
-        color = _COLORS[k % len(_COLORS)]
-        coords = [(_x(i, len(xs)), _y(v, lo, hi), x, v) for i, (x, v) in enumerate(zip(xs, points)) if v is not None]
-        path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in coords)
-        dash = ' stroke-dasharray="6 4"' if k else ""
-        out.append(f'<polyline class="series" data-series="{escape(name)}" fill="none" stroke="{color}" '
-                   f'stroke-width="2"{dash} points="{path}"/>')  # fmt: skip
-        for px, py, x, v in coords:
-            out.append(f'<circle class="point" data-step="{x}" cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{color}">'
-                       f"<title>{escape(name)} at step {x}: {_fmt(v)}</title></circle>")  # fmt: skip
-        out.append(f'<text class="legend" x="{_W - _RIGHT - 90 * (len(series) - k)}" y="16" fill="{color}">'
-                   f"{'- - ' if k else '— '}{escape(name)}</text>")  # fmt: skip
-    out.append("</svg>")
-    return "\n".join(out)
+        bands = [*intervals.get(name, ()), *[None] * len(xs)]
+        dots = []
+        for i, (x, v) in enumerate(zip(xs, points)):
+            if v is None:
+                continue
+            band = bands[i]
+            ends = (_y(band[0], lo, hi), _y(band[1], lo, hi)) if band is not None else (None, None)
+            dots.append(Point(_x(i, len(xs)), _y(v, lo, hi), x, f"{name} at step {x}: {_fmt(v)}", *ends))
+        drawn.append(Series(name, _COLORS[k % len(_COLORS)], k > 0, tuple(dots), _W - _RIGHT - 90 * (len(series) - k)))
+    return _axes(chart_id, title, "line", xs, lo, hi, series=tuple(drawn))
+
+
+def bar_geometry(chart_id: str, title: str, xs: Sequence[int], values: Sequence[float]) -> Chart:
+    """The bar chart's coordinates: one bar per step."""
+    if not xs or not any(values):
+        return Chart(chart_id, title, "empty")
+    lo, hi = 0.0, max(values) * 1.05
+    width = max(2.0, (_W - _LEFT - _RIGHT) / max(len(xs), 1) * 0.6)
+    bars = tuple(Bar(_x(i, len(xs)) - width / 2, _y(v, lo, hi), width, _y(lo, lo, hi) - _y(v, lo, hi), x,
+                     f"step {x}: {_fmt(v)}") for i, (x, v) in enumerate(zip(xs, values)))  # fmt: skip
+    return _axes(chart_id, title, "bar", xs, lo, hi, bars=bars)
+
+
+def line_chart(chart_id: str, title: str, xs: Sequence[int], series: Mapping[str, Sequence[float | None]],
+               intervals: Mapping[str, Sequence[Interval | None]] | None = None) -> str:  # fmt: skip
+    """An SVG line chart: one polyline (and a dot per point, with a hover title) per series;
+    ``intervals`` (``{series: [(low, high) or None per x]}``) adds a whisker per point.
+
+    >>> svg = line_chart("score", "Score", [1, 2], {"score": [0.5, 0.75]}, {"score": [(0.25, 0.75), None]})
+    >>> svg.count("<circle"), "polyline" in svg, svg.count('class="interval"')
+    (2, True, 1)
+    """
+    return render("charts.svg.j2", "chart", line_geometry(chart_id, title, xs, series, intervals))
 
 
 def bar_chart(chart_id: str, title: str, xs: Sequence[int], values: Sequence[float]) -> str:
@@ -95,15 +159,4 @@ def bar_chart(chart_id: str, title: str, xs: Sequence[int], values: Sequence[flo
     >>> bar_chart("tokens", "Tokens", [1, 2], [100, 300]).count('class="bar"')
     2
     """
-    if not xs or not any(values):
-        return f'<p class="empty" id="{escape(chart_id)}">No {escape(title.lower())} recorded.</p>'
-    lo, hi = 0.0, max(values) * 1.05
-    out = _frame(chart_id, title, xs, lo, hi)
-    width = max(2.0, (_W - _LEFT - _RIGHT) / max(len(xs), 1) * 0.6)
-    for i, (x, v) in enumerate(zip(xs, values)):
-        top = _y(v, lo, hi)
-        out.append(f'<rect class="bar" data-step="{x}" x="{_x(i, len(xs)) - width / 2:.1f}" y="{top:.1f}" '
-                   f'width="{width:.1f}" height="{_y(lo, lo, hi) - top:.1f}" fill="{_COLORS[0]}">'
-                   f"<title>step {x}: {_fmt(v)}</title></rect>")  # fmt: skip
-    out.append("</svg>")
-    return "\n".join(out)
+    return render("charts.svg.j2", "chart", bar_geometry(chart_id, title, xs, values))

@@ -40,6 +40,9 @@ class StepRecord:
     reasoning: str = ""
     values: Mapping[str, Any] | None = None
     candidates: tuple[str, ...] = ()
+    score_se: float | None = None
+    score_ci: tuple[float, float] | None = None
+    score_n: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,21 @@ def _texts(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value if v is not None and str(v))
 
 
+def _interval(value: Any) -> tuple[float, float] | None:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    low, high = _number(value[0]), _number(value[1])
+    return None if low is None or high is None or low > high else (low, high)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def steps_from_log(records: Iterable[Mapping[str, Any]]) -> list[StepRecord]:
     """``StepRecord``\\ s from a training log: any iterable of dicts with ``step`` and optionally
     ``score``, ``best``, ``tokens``, ``cost``, ``seconds``, ``changed``, ``note``, ``feedback``,
-    ``reasoning``, ``values`` and ``candidates``.
+    ``reasoning``, ``values``, ``candidates`` and the score's ``score_se``, ``score_ci``, ``score_n``.
 
     >>> [s.score for s in steps_from_log([{"step": 1, "score": 0.5}, {"step": 2, "score": 0.75}])]
     [0.5, 0.75]
@@ -108,5 +122,8 @@ def steps_from_log(records: Iterable[Mapping[str, Any]]) -> list[StepRecord]:
             reasoning=str(r.get("reasoning") or ""),
             values=dict(values) if isinstance(values, Mapping) else None,
             candidates=_texts(r.get("candidates")),
+            score_se=_number(r.get("score_se")),
+            score_ci=_interval(r.get("score_ci")),
+            score_n=_count(r.get("score_n")),
         ))  # fmt: skip
     return out
