@@ -87,7 +87,12 @@ def cmd_graph(args: argparse.Namespace) -> int:
     """Write a run's call tree as SVG / PNG / PDF (graphviz) or DOT; DOT to stdout without -o."""
     with ExitStack() as stack:
         _, run = _load(args, stack)
-        source = run.dot()
+        try:
+            from ..visualize import render_run
+
+            source = render_run(run).source  # wrapped labels, a legend, the layout chosen by shape
+        except BackendUnavailable:  # no graphviz package: the plain DOT still draws elsewhere
+            source = run.dot()
     if args.output is None:
         write(source)
         return 0

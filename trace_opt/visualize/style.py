@@ -1,0 +1,108 @@
+"""What a picture looks like: the node kinds and their colours, the legend, wrapped labels and
+the choice between a vertical and a horizontal layout.
+
+Shared by the node graph (``render``) and the call tree of a recorded run (``render_run``),
+so both read the same way: the same colour means the same kind in every picture.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BackendUnavailable
+
+if TYPE_CHECKING:
+    import graphviz
+
+__all__ = ["KINDS", "WRAP", "choose_rankdir", "dot_label", "graphviz_module", "legend", "wrap"]
+
+#: Characters per label line: about 250 pt of box, so four boxes fit a laptop screen's width.
+WRAP = 36
+#: Lines kept of one value (after clipping to ``max_label``): a picture is not a log.
+MAX_LINES = 6
+
+# kind -> (what the legend calls it, graphviz node attributes)
+KINDS: dict[str, tuple[str, dict[str, str]]] = {
+    "trainable": ("trainable parameter", {"fillcolor": "#ffe9a8", "color": "#b08800", "penwidth": "2.5", "peripheries": "2"}),
+    "parameter": ("fixed parameter", {"fillcolor": "#fff6d6", "color": "#b08800"}),
+    "llm": ("LLM call", {"fillcolor": "#d9f2d9", "color": "#2e7d32"}),
+    "message": ("operation", {"fillcolor": "#d6e6ff", "color": "#2a5db0"}),
+    "exception": ("exception", {"fillcolor": "#ffd0d0", "color": "#b02a2a"}),
+    "value": ("input / constant", {"fillcolor": "#eeeeee", "color": "#777777"}),
+    # the call tree of a recorded run
+    "call": ("call", {"fillcolor": "#d6e6ff", "color": "#2a5db0"}),
+    "replayed": ("replayed from the record", {"fillcolor": "#eeeeee", "color": "#777777"}),
+    "override": ("overridden output", {"fillcolor": "#ffd8a8", "color": "#b06000"}),
+    "waiting": ("waiting for input", {"fillcolor": "#ffd0d0", "color": "#b02a2a", "style": "rounded,filled,bold"}),
+    "afresh": ("runs afresh on replay", {"fillcolor": "#ffffff", "color": "#2a5db0", "style": "rounded,filled,dashed"}),
+}
+
+
+def graphviz_module() -> Any:
+    """The ``graphviz`` package (imported only when drawing), or a typed error saying how to get it."""
+    try:
+        import graphviz
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise BackendUnavailable(
+            "drawing needs the graphviz package", hint="pip install graphviz (and apt-get install graphviz for the dot binary)"
+        ) from None
+    return graphviz
+
+
+def wrap(text: str, width: int = WRAP, max_lines: int = MAX_LINES) -> list[str]:
+    """``text`` as lines of at most ``width`` characters (its own line breaks kept, long words
+    cut); past ``max_lines`` the last line ends with an ellipsis."""
+    lines: list[str] = []
+    for paragraph in text.replace("\r", "").split("\n"):
+        lines += textwrap.wrap(paragraph, width, break_long_words=True, replace_whitespace=True, drop_whitespace=True) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return lines
+
+
+def _escape(line: str) -> str:
+    # a backslash in a value would be read as a DOT escape (\l, \N...): double it
+    return line.replace("\\", "\\\\")
+
+
+def dot_label(head: Sequence[str], body: Iterable[str] = ()) -> str:
+    """A DOT label: the ``head`` lines centred, the ``body`` lines left-aligned."""
+    text = "".join(_escape(line) + "\\n" for line in head)
+    return text + "".join(_escape(line) + "\\l" for line in body)
+
+
+def choose_rankdir(ranks: dict[Any, int]) -> str:
+    """``"TB"`` (top to bottom) unless the graph is wider than deep, then ``"LR"``.
+
+    ``ranks`` maps each node to its layer. A long chain stays a column; a wide fan-out (one
+    parameter read by twenty calls, a run of thirty top-level calls) is turned on its side,
+    so its siblings stack down the page instead of making a strip thousands of pixels wide.
+    Boxes are about three times wider than tall, so side by side costs more than stacked.
+    """
+    if not ranks:
+        return "TB"
+    per_rank: dict[int, int] = {}
+    for r in ranks.values():
+        per_rank[r] = per_rank.get(r, 0) + 1
+    depth, width = len(per_rank), max(per_rank.values())
+    return "LR" if width * 3 > depth * 4 else "TB"
+
+
+def legend(dot: graphviz.Digraph, kinds: Iterable[str], rankdir: str) -> None:
+    """A ``cluster_legend`` with one sample box per kind used, stacked in a column."""
+    used = [k for k in KINDS if k in set(kinds)]
+    if not used:
+        return
+    with dot.subgraph(name="cluster_legend") as box:
+        box.attr(label="node kinds", fontsize="10", style="rounded,dashed", color="#999999")
+        for k in used:
+            text, style = KINDS[k]
+            box.node(f"legend_{k}", text, fontsize="10", **style)
+        if rankdir in ("LR", "RL"):  # one rank is a column when ranks run left to right
+            box.attr(rank="same")
+        else:
+            for a, b in zip(used, used[1:]):
+                box.edge(f"legend_{a}", f"legend_{b}", style="invis")
