@@ -31,7 +31,7 @@ def call_kind(call: Call, point: int | None, overrides: set[int]) -> str:
         return "override"
     if call.replayed:
         return "replayed"
-    if point is not None and call.index >= point:
+    if point is not None and call.end >= point:  # the replay point is inside it: it runs again
         return "afresh"
     if call.tokens != (0, 0) or "llm" in call.info:
         return "llm"

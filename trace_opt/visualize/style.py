@@ -36,7 +36,7 @@ KINDS: dict[str, tuple[str, dict[str, str]]] = {
     "replayed": ("replayed from the record", {"fillcolor": "#eeeeee", "color": "#777777"}),
     "override": ("overridden output", {"fillcolor": "#ffd8a8", "color": "#b06000"}),
     "waiting": ("waiting for input", {"fillcolor": "#ffd0d0", "color": "#b02a2a", "style": "rounded,filled,bold"}),
-    "afresh": ("runs afresh on replay", {"fillcolor": "#ffffff", "color": "#2a5db0", "style": "rounded,filled,dashed"}),
+    "afresh": ("re-runs on replay", {"fillcolor": "#ffffff", "color": "#2a5db0", "style": "rounded,filled,dashed"}),
 }
 
 
