@@ -204,3 +204,11 @@ def test_a_replay_marks_recorded_and_fresh_calls() -> None:
 @pytest.mark.parametrize("name", ["trace_opt.visualize", "trace_opt.visualize.calls", "trace_opt.visualize.style"])
 def test_docstring_examples(name: str) -> None:
     assert doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS).failed == 0
+
+
+@needs_dot
+def test_control_characters_in_values_do_not_break_dot() -> None:
+    # a template's placeholders hold NUL bytes; a NUL inside a DOT string ends the file for dot
+    graph = trace.render(trace.node("A:\x00gen0\x00 \x1b[1m", trainable=True) + "!")
+    assert "\x00" not in graph.source and r"\\x00gen0" in graph.source
+    assert "<svg" in graph.pipe(format="svg").decode()

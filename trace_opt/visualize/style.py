@@ -7,6 +7,7 @@ so both read the same way: the same colour means the same kind in every picture.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ __all__ = ["KINDS", "WRAP", "choose_rankdir", "dot_label", "graphviz_module", "l
 
 #: Characters per label line: about 250 pt of box, so four boxes fit a laptop screen's width.
 WRAP = 36
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: Lines kept of one value (after clipping to ``max_label``): a picture is not a log.
 MAX_LINES = 6
 
@@ -55,7 +57,9 @@ def wrap(text: str, width: int = WRAP, max_lines: int = MAX_LINES) -> list[str]:
     """``text`` as lines of at most ``width`` characters (its own line breaks kept, long words
     cut); past ``max_lines`` the last line ends with an ellipsis."""
     lines: list[str] = []
-    for paragraph in text.replace("\r", "").split("\n"):
+    # control characters shown as escapes: a NUL ends a DOT string and dot rejects the file
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r", ""))
+    for paragraph in text.split("\n"):
         lines += textwrap.wrap(paragraph, width, break_long_words=True, replace_whitespace=True, drop_whitespace=True) or [""]
     if len(lines) > max_lines:
         lines = lines[:max_lines]
