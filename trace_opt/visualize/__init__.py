@@ -22,7 +22,7 @@ from .calls import render_run
 from .style import KINDS, WRAP, choose_rankdir, dot_label, graphviz_module, legend, wrap
 
 if TYPE_CHECKING:
-    import graphviz
+    import graphviz  # type: ignore[import-untyped]
 
 __all__ = ["render", "render_run"]
 

@@ -14,7 +14,7 @@ from ..secrets import redactor
 from .style import KINDS, WRAP, choose_rankdir, dot_label, graphviz_module, legend, wrap
 
 if TYPE_CHECKING:
-    import graphviz
+    import graphviz  # type: ignore[import-untyped]
 
     from ..replay import Call, Run
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BackendUnavailable
 
 if TYPE_CHECKING:
-    import graphviz
+    import graphviz  # type: ignore[import-untyped]
 
 __all__ = ["KINDS", "WRAP", "choose_rankdir", "dot_label", "graphviz_module", "legend", "wrap"]
 
