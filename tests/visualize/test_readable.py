@@ -50,7 +50,7 @@ def chain(n: int) -> Any:
 def legend_kinds(source: str) -> set[str]:
     block = re.search(r"subgraph cluster_legend \{(.*?)\n\t\}", source, re.S)
     assert block is not None, "no legend cluster"
-    return set(re.findall(r"legend_(\w+) \[", block.group(1)))
+    return set(re.findall(r'<TD PORT="(\w+)"', block.group(1)))
 
 
 def test_a_long_chain_runs_top_to_bottom() -> None:
@@ -128,7 +128,7 @@ def test_legend_names_each_kind_used_and_no_other() -> None:
         check(reply)
     source = trace.render(info.value.exception_node).source
     assert legend_kinds(source) == {"trainable", "value", "message", "llm", "exception"}
-    assert 'label="LLM call"' in source and KINDS["llm"][1]["fillcolor"] in source
+    assert f'PORT="llm" BGCOLOR="{KINDS["llm"][1]["fillcolor"]}"' in source and ">LLM call</TD>" in source
     # the reply node is drawn as an LLM call, the concatenation as an operation
     assert re.search(r'label="generate_text\w*\\n[^"]*" color="#2e7d32"', source), source
     assert legend_kinds(trace.render(trace.node(1) + 1).source) == {"value", "message"}

@@ -128,12 +128,12 @@ def render(
         kinds.append(kind)
         dot.node(ids[id(n)], _label(n, max_label, wrap_width, redact, (names or {}).get(n)), **KINDS[kind][1])
         for p in n._parents:
-            if id(p) in ids:  # a computed parent is the spine: pulled straight, inputs hang beside it
-                dot.edge(ids[id(p)], ids[id(n)], weight="8" if p._parents else "1")
+            if id(p) in ids:  # parameters and computed values are the spine, pulled straight; inputs hang beside it
+                dot.edge(ids[id(p)], ids[id(n)], weight="8" if p._parents or p.trainable else "1")
     if dropped:
         dot.node("dropped", f"... {dropped} earlier nodes not shown", shape="plaintext", style="")
     if show_legend:
-        legend(dot, kinds, rankdir)
+        legend(dot, kinds)
     return dot
 
 

@@ -88,5 +88,5 @@ def render_run(run: Run | Any, rankdir: str = "auto", wrap_width: int = WRAP, sh
             for a, b in zip(roots, roots[1:]):
                 row.edge(f"c{a}", f"c{b}", style="invis")
     if show_legend:
-        legend(dot, kinds, rankdir)
+        legend(dot, kinds)
     return dot

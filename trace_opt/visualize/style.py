@@ -7,6 +7,7 @@ so both read the same way: the same colour means the same kind in every picture.
 
 from __future__ import annotations
 
+import html
 import re
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -95,18 +96,22 @@ def choose_rankdir(ranks: dict[Any, int]) -> str:
     return "LR" if width * 3 > depth * 4 else "TB"
 
 
-def legend(dot: graphviz.Digraph, kinds: Iterable[str], rankdir: str) -> None:
-    """A ``cluster_legend`` with one sample box per kind used, stacked in a column."""
+def legend(dot: graphviz.Digraph, kinds: Iterable[str]) -> None:
+    """A ``cluster_legend`` holding one table: a sample of each kind used, in ``KINDS`` order.
+
+    One node, not one per kind: sample boxes would be spread over the picture's ranks (as tall
+    as the graph in a top-to-bottom picture) or laid in a row wider than the graph."""
     used = [k for k in KINDS if k in set(kinds)]
     if not used:
         return
+    rows = []
+    for k in used:
+        text, style = KINDS[k]
+        border = "3" if style.get("peripheries") == "2" else ("2" if "bold" in style.get("style", "") else "1")
+        dashed = ' STYLE="dashed"' if "dashed" in style.get("style", "") else ""
+        rows.append(f'<TR><TD PORT="{k}" BGCOLOR="{style["fillcolor"]}" COLOR="{style["color"]}" BORDER="{border}"{dashed}>'
+                    f"{html.escape(text)}</TD></TR>")  # fmt: skip
     with dot.subgraph(name="cluster_legend") as box:
         box.attr(label="node kinds", fontsize="10", style="rounded,dashed", color="#999999")
-        for k in used:
-            text, style = KINDS[k]
-            box.node(f"legend_{k}", text, fontsize="10", **style)
-        if rankdir in ("LR", "RL"):  # one rank is a column when ranks run left to right
-            box.attr(rank="same")
-        else:
-            for a, b in zip(used, used[1:]):
-                box.edge(f"legend_{a}", f"legend_{b}", style="invis")
+        box.node("legend", f'<<TABLE BORDER="0" CELLSPACING="3" CELLPADDING="3">{"".join(rows)}</TABLE>>',
+                 shape="plaintext", style="", fontsize="10", margin="0")  # fmt: skip
