@@ -212,3 +212,21 @@ def test_control_characters_in_values_do_not_break_dot() -> None:
     graph = trace.render(trace.node("A:\x00gen0\x00 \x1b[1m", trainable=True) + "!")
     assert "\x00" not in graph.source and r"\\x00gen0" in graph.source
     assert "<svg" in graph.pipe(format="svg").decode()
+
+
+def test_trace_opt_graph_prints_the_readable_picture(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from trace_opt.cli import main
+
+    @trace.bundle()
+    def shout(text: str) -> str:
+        return text.upper() + "!" * 40
+
+    store = Store(tmp_path / "store.db")
+    with trace.record(store):
+        shout("a sentence long enough to need more than one line in a box " * 2)
+    store.close()
+    assert main(["graph", "latest", "--store", str(tmp_path / "store.db")]) == 0
+    source = capsys.readouterr().out
+    assert "cluster_legend" in source and legend_kinds(source) == {"call"}
+    lines = label_lines(source)
+    assert len(lines) >= 3 and all(len(line) <= WRAP for line in lines), lines
