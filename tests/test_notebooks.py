@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -111,6 +112,7 @@ def test_an_edited_stored_output_is_a_difference() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(shutil.which("dot") is None, reason="the stored graphs need graphviz's dot (apt-get install graphviz)")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_rerunning_a_notebook_gives_its_stored_outputs(path: Path) -> None:
     stored = nbformat.read(path, as_version=4)
