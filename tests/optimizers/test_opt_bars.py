@@ -138,29 +138,53 @@ def test_in_jupyter_a_widget_with_ipywidgets_else_the_text_bar_without_a_warning
         assert last.startswith("train: 100%|") and "score 0.750" in last
 
 
-def test_on_a_terminal_that_reports_no_size_the_bar_is_still_drawn() -> None:
-    """A pseudo-terminal nobody sized (0 x 0, as under ``script`` or some CI runners): tqdm
-    alone would draw empty lines."""
+def _on_a_terminal(code: str) -> tuple[str, str]:
+    """Run ``code`` with stderr on a fresh pseudo-terminal (0 x 0: nobody sized it); return
+    what reached the terminal and stdout."""
     import os
     import pty
 
     master, slave = pty.openpty()
     assert os.get_terminal_size(slave).columns == 0
-    code = "from optimizers.bars import StepBar\nwith StepBar('train', 2, enabled=True) as b:\n    b.step({'step': 2, 'best': 1.0})"
     try:
-        res = subprocess.run([sys.executable, "-c", code], stderr=slave, stdout=subprocess.PIPE, timeout=60, cwd=ROOT,
-                             env=_env())  # fmt: skip
+        res = subprocess.run([sys.executable, "-c", code], stderr=slave, stdout=subprocess.PIPE, text=True, timeout=120,
+                             cwd=ROOT, env=_env())  # fmt: skip
     finally:
         os.close(slave)
     chunks = []
     while True:
         try:
-            chunk = os.read(master, 4096)
+            chunk = os.read(master, 65536)
         except OSError:  # EIO: the other side is closed and everything was read
             break
         if not chunk:
             break
         chunks.append(chunk)
     os.close(master)
-    text = b"".join(chunks).decode("utf-8", "replace")
-    assert res.returncode == 0 and "train: 100%|" in text and "| 2/2 [" in text and "best 1.000" in text, text
+    terminal = b"".join(chunks).decode("utf-8", "replace")
+    assert res.returncode == 0, terminal[-2000:]
+    return terminal, res.stdout
+
+
+def test_on_a_terminal_that_reports_no_size_the_bar_is_still_drawn() -> None:
+    """As under ``script`` or some CI runners: tqdm alone would draw empty lines there."""
+    terminal, _ = _on_a_terminal("from optimizers.bars import StepBar\n"
+                                 "with StepBar('train', 2, enabled=True) as b:\n    b.step({'step': 2, 'best': 1.0})")  # fmt: skip
+    assert "train: 100%|" in terminal and "| 2/2 [" in terminal and "best 1.000" in terminal, terminal
+
+
+def test_the_demo_draws_the_same_bar_on_a_terminal_and_its_table_on_stdout(tmp_path: Path) -> None:
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from test_demo import load_demo, scripted
+        from trace_opt.llm import FunctionLLM
+        load_demo().main(["--runs", {str(tmp_path)!r}, "--run-id", "r1", "--steps", "3", "--k", "3"],
+                         llm=FunctionLLM(scripted, name="bar"))
+    """)
+    terminal, out = _on_a_terminal(code)
+    bars = [line for line in terminal.replace("\r", "\n").splitlines() if line.startswith("train: ")]
+    assert bars and "| 1/3 [" in bars[-1] and "best 1.000" in bars[-1] and "calls " in bars[-1], terminal[-2000:]
+    assert "train: " not in out and "%|" not in out  # the bar stays off stdout and the files it writes
+    assert "%|" not in (tmp_path / "r1" / "steps.txt").read_text()
+    assert any(line.startswith("1     1.000") for line in out.splitlines())  # the step table, on stdout
