@@ -34,6 +34,7 @@ from typing import Any
 
 import trace_opt as trace
 from optimizers import OPRO, BeamSearch
+from optimizers.bars import StepBar
 from trace_opt import errors
 from trace_opt.llm import LLM, Cache, LocalLLM, generate_text, resolve, track_usage, use, use_cache
 from trace_opt.secrets import redact, redact_text
@@ -94,56 +95,47 @@ def feedback(review: str, label: Any, want: str) -> tuple[float, str]:
 
 
 class Progress:
-    """A progress bar on stderr (redrawn from a thread while a step runs) and the step table on stdout."""
+    """The step table on stdout and, on a terminal, the library's progress bar on stderr
+    (``optimizers.bars``, tqdm) with the LLM calls so far, redrawn from a thread while a step runs."""
 
     COLUMNS = ["step", "score", "best", "tried", "tokens", "time", "what changed"]
     WIDTHS = [4, 5, 5, 5, 7, 6, 0]
 
-    def __init__(self, steps: int, calls_per_step: int, usage: Any) -> None:
-        self.steps, self.per_step, self.usage = steps, calls_per_step, usage
-        self.done, self.base, self.t0 = 0, 0, time.perf_counter()
-        self.tty = sys.stderr.isatty()
+    def __init__(self, steps: int, usage: Any) -> None:
+        self.steps, self.usage = steps, usage
         self.lines: list[str] = []
+        self.bar = StepBar("train", steps, enabled=False)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def calls(self) -> int:
         return int(self.usage.calls + self.usage.cached_calls)
 
-    def bar(self) -> str:
-        frac = min(0.99, (self.calls() - self.base) / max(self.per_step, 1))
-        filled = int(24 * (self.done + (frac if self.done < self.steps else 0)) / self.steps)
-        return (f"\r  step {min(self.done + 1, self.steps)}/{self.steps} [{'#' * filled}{'.' * (24 - filled)}] "
-                f"{self.calls()} LLM calls, {time.perf_counter() - self.t0:.0f} s ")  # fmt: skip
-
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
-            sys.stderr.write(self.bar())
-            sys.stderr.flush()
+            self.bar.note(f"{self.calls()} LLM calls")
 
     def row(self, cells: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, self.WIDTHS)).rstrip()
 
     def start(self) -> None:
-        self.base, self.t0 = self.calls(), time.perf_counter()
         self.lines.append(self.row(self.COLUMNS))
         print(self.lines[-1], flush=True)
-        if self.tty:
+        if sys.stderr.isatty():
+            self.bar = StepBar("train", self.steps, enabled=True)
             self._thread.start()
 
-    def step(self, cells: list[str]) -> None:
-        self.done += 1
-        self.base = self.calls()
+    def step(self, record: dict[str, Any], cells: list[str]) -> None:
         self.lines.append(self.row(cells))
-        if self.tty:
-            sys.stderr.write("\r" + " " * 78 + "\r")
-        print(self.lines[-1], flush=True)
+        with self.bar.paused():
+            print(self.lines[-1], flush=True)
+        self.bar.step({"step": record["step"], "best": record.get("best"), "calls": self.calls()})
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-            sys.stderr.write("\r" + " " * 78 + "\r")
+        self.bar.close()
 
 
 def _clip(text: Any, n: int = 60) -> str:
@@ -224,7 +216,7 @@ def _run(args: argparse.Namespace, backend: LLM, spec: str, local: bool, menu: l
     with use(backend), use_cache(cache), use_store(store), track_usage() as usage:
         store.commit_parameters(agent, "initial")
         before, _ = _evaluate(agent, store, "before training")
-        progress = Progress(args.steps, len(REVIEWS) * (args.k + 1) + args.k, usage)
+        progress = Progress(args.steps, usage)
         last = {"time": time.perf_counter(), "values": dict(initial)}
 
         def on_step(record: dict[str, Any]) -> None:
@@ -238,7 +230,7 @@ def _run(args: argparse.Namespace, backend: LLM, spec: str, local: bool, menu: l
                             "feedback": str(memory[-1]["feedback"]).splitlines() if memory else []})  # fmt: skip
             last.update(time=now, values=values)
             best = record.get("best")
-            progress.step([str(record["step"]), f"{record.get('batch_score') or 0:.3f}", f"{best or 0:.3f}",
+            progress.step(record, [str(record["step"]), f"{record.get('batch_score') or 0:.3f}", f"{best or 0:.3f}",
                            str(record.get("candidates", "-")), str(record.get("tokens", 0)), f"{took:.0f}s", what])  # fmt: skip
 
         progress.start()

@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import random
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -22,6 +21,7 @@ from trace_opt import Module, execution
 from trace_opt.errors import TrainingInterrupted
 from trace_opt.llm import LocalLLM
 
+from .bars import StepBar
 from .base import Optimizer
 from .observe import TrainingRun
 from .progress import load_progress, save_progress
@@ -34,16 +34,6 @@ from .trainlog import TrainLog
 __all__ = ["evaluate", "train"]  # evaluate lives in steploop; exported here as before
 
 log = logging.getLogger("optimizers.train")
-
-
-def _bar(done: int, total: int, record: dict[str, Any]) -> None:
-    filled = int(20 * done / max(total, 1))
-    score = record.get("score")
-    text = f"\rtrain [{'#' * filled}{'.' * (20 - filled)}] {done}/{total}"
-    text += f" score {score:.3f}" if isinstance(score, float) else ""
-    text += f" best {record['best']:.3f}" if isinstance(record.get("best"), float) else ""
-    sys.stderr.write(text + f" tokens {record.get('tokens', 0)}  ")
-    sys.stderr.flush()
 
 
 @execution.with_executor  # executor="ray": forward passes, judging and scoring as Ray tasks
@@ -84,7 +74,7 @@ def train(
     identity: a seeded re-run hits the cache. ``progress`` is a file the state is written to
     after every step; if it exists, training resumes after the last completed step (answered
     calls come from the LLM cache). It applies to the one-suggestion loop; ``verbose`` draws a
-    progress bar on stderr.
+    progress bar on stderr (``optimizers.bars``: tqdm, a widget in Jupyter).
 
     ``trainer`` picks the loop: ``"step"`` is the one above (one suggestion per step); a
     ``SearchTrainer`` (``BeamSearch``, ``PrioritySearch``, ``GEPA``) samples k candidates per
@@ -175,6 +165,7 @@ def _train_loop(loop: StepLoop, examples: list[Example], val: list[Example] | No
         loop.score_initial(val)
     total = epochs * math.ceil(len(examples) / batch_size)
     step, batch = 0, list[Example]()
+    bar = StepBar("train", total, enabled=verbose, initial=loop.done)  # closed below, or by tqdm when collected
     for step, epoch, batch in _batches(examples, epochs, batch_size, shuffle, seed):
         if step <= loop.done:  # completed before the run was interrupted
             continue
@@ -189,18 +180,16 @@ def _train_loop(loop: StepLoop, examples: list[Example], val: list[Example] | No
             loop.saved = step
         log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
                  record["best"], record["tokens"], record["note"])  # fmt: skip
-        if verbose:
-            _bar(step, total, record)
+        bar.step(record)
         if callback is not None and callback(record) is False:
             loop.stop = loop.stop or "stopped by callback"
         if loop.stop:
             break
+    bar.close()
     if val is None and not loop.stop and batch:  # the last update has not been scored yet
         loop.score_final(step, epochs, batch)
     if restore_best:
         loop.restore_best()
-    if verbose:
-        sys.stderr.write("\n")
     return loop.history
 
 

@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
 ]
 HEAVY = {
     "litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow",
-    "jsonschema", "referencing", "ray", "cloudpickle", "markupsafe",
+    "jsonschema", "referencing", "ray", "cloudpickle", "markupsafe", "tqdm",
 }  # fmt: skip
 
 

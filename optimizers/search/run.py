@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import random
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from trace_opt import Module, Node, ParameterNode, execution, stop_tracing
 from trace_opt.llm import UsageTracker
 from trace_opt.store import Store, active_store
 
+from ..bars import StepBar
 from ..base import Optimizer
 from ..data import Judge, examples, run_example
 from ..observe import ObservedSteps, TrainingRun
@@ -45,6 +45,8 @@ def _same(a: Any, b: Any) -> bool:
 
 class SearchRun(ObservedSteps):
     """One run of a ``SearchTrainer``: data, candidates, best, log and budget (internal)."""
+
+    bar = StepBar("search", None, enabled=False)  # the trainer sets the run's own (verbose=True)
 
     def __init__(self, trainer: SearchOptions, agent: Callable[[Any], Any], dataset: Any, feedback_fn: Judge,
                  optimizer: Optimizer, opts: dict[str, Any]) -> None:  # fmt: skip
@@ -258,8 +260,7 @@ class SearchRun(ObservedSteps):
         self.log.append(record)
         self.observers and self.observers.step_ended(record)
         log.info("step %d: best %s, %d calls, %d tokens %s", self.step, best, record["calls"], record["tokens"], note)
-        if self.opts["verbose"]:
-            sys.stderr.write(f"{type(self.trainer).__name__} step {self.step}: best {best} calls {calls}\n")
+        self.bar.step(record)
         callback = self.opts["callback"]
         if callback is not None and callback(record) is False:
             self.stop = self.stop or "stopped by callback"

@@ -17,6 +17,7 @@ from typing import Any
 from trace_opt.errors import BudgetExceeded
 from trace_opt.store import Store
 
+from ..bars import StepBar
 from ..base import Optimizer
 from ..data import Judge, check_int, check_train_args
 from ..observe import TrainingRun
@@ -135,7 +136,7 @@ class SearchTrainer:
             raise TypeError(f"Invalid store: {store!r:.80}\nhelp: pass a trace_opt.store.Store, or None")
         opts = dict(valset=valset, eval_fn=eval_fn, concurrency=concurrency, store=store, patience=patience,
                     target_score=target_score, checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle,
-                    seed=seed, failure_score=failure_score, callback=callback, verbose=verbose,
+                    seed=seed, failure_score=failure_score, callback=callback,
                     batch_size=batch_size)  # fmt: skip
         # the seed is part of every call's sample identity (see optimizers.ask)
         optimizer.run_seed = seed if seed is not None else f"unseeded-{uuid.uuid4().hex[:12]}"
@@ -146,6 +147,7 @@ class SearchTrainer:
                    "valset_size": None if run.val is None else len(run.val), "k": self.k,
                    "temperature": self.temperature}  # fmt: skip
         run.observers = TrainingRun(type(self).__name__, optimizer, options)
+        run.bar = StepBar(type(self).__name__, total, enabled=verbose)
         try:
             with (budget or Budget()).track() as (usage, clock):
                 run.usage, run.clock = usage, clock
@@ -158,6 +160,8 @@ class SearchTrainer:
         except BaseException as e:
             run.observers.finished(None, e, agent=agent, optimizer=optimizer)
             raise
+        finally:
+            run.bar.close()
         run.observers.finished(result, None, agent=agent, optimizer=optimizer)
         return result
 

@@ -18,7 +18,7 @@ import optimizers
 PACKAGE = Path(optimizers.__file__).parent
 MODULES = sorted(f"optimizers.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 SOURCES = sorted(PACKAGE.glob("*.py"))
-HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "pydantic", "opto"}
+HEAVY = {"litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "pydantic", "opto", "tqdm"}
 
 
 def test_all_is_sorted_real_and_documented() -> None:
