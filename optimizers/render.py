@@ -71,13 +71,24 @@ def format_value(value: Any, limit: int) -> str:
     >>> format_value("x" * 100, 40)
     'xxxxxxxxxxxxxxx ...[80 chars]... xxxxx'
     """
-    text = value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else _text(value)
     if len(text) <= limit:
         return text
     keep = max(2, limit - 20)  # room for the marker
     head = (keep * 3) // 4
     tail = keep - head
     return f"{text[:head]} ...[{len(text) - head - tail} chars]... {text[len(text) - tail:]}"
+
+
+def _text(value: Any) -> str:
+    """``str(value)``, but an object Python shows by its default repr is written without its
+    memory address (``<app.Agent object>``, as for the instance input of a trainable method):
+    the address differs between runs and processes, and would make the prompt -- and the
+    response-cache key of the optimizer's call -- differ each time."""
+    cls = type(value)
+    if cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__:
+        return f"<{cls.__module__}.{cls.__qualname__} object>"
+    return str(value)
 
 
 def type_label(n: Node[Any]) -> str:
@@ -91,7 +102,7 @@ def type_label(n: Node[Any]) -> str:
 
 def value_line(n: Node[Any], limit: int | None) -> str:
     """``(str) prompt_3 = value`` (code as a block after ``name:``)."""
-    text = n.data if limit is None else format_value(n.data, limit)
+    text = _text(n.data) if limit is None else format_value(n.data, limit)
     if isinstance(n, CodeParameter):
         return f"(code) {n.py_name}:\n{text}"
     return f"({type_label(n)}) {n.py_name} = {text}"

@@ -194,7 +194,7 @@ def parallel(
                 )
         from .distributed import call_task, ray_map
 
-        return ray_map(call_task, tasks, concurrency=concurrency, return_exceptions=return_exceptions, user_code=tasks)
+        return ray_map(call_task, tasks, concurrency=concurrency, return_exceptions=return_exceptions)
     return run(aparallel(*tasks, concurrency=concurrency, return_exceptions=return_exceptions))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import trace_opt as trace
+from trace_opt.bundle import _SELF_NODE, RESERVED
 from trace_opt.distributed import last_tasks
 from trace_opt.graph import ancestors, topological_order
 from trace_opt.llm import DummyLLM
@@ -44,8 +45,10 @@ def shape(out: Any, leaves: dict[int, str]) -> list[tuple[Any, ...]]:
     rows = []
     for n in order:
         op = getattr(n, "op", None)
+        role = leaves.get(id(n), "new")
+        data = role if role == "self" else n.data if n.kind != "exception" else n.data.splitlines()[0]
         rows.append((
-            leaves.get(id(n), "new"), n.kind, type(n).__name__, n.data if n.kind != "exception" else n.data.splitlines()[0],
+            role, n.kind, type(n).__name__, data,
             n.base_name, n.description, op.name if op else None, getattr(n, "_argnames", None),
             tuple(pos[id(p)] for p in n.parents),
         ))  # fmt: skip
@@ -54,21 +57,23 @@ def shape(out: Any, leaves: dict[int, str]) -> list[tuple[Any, ...]]:
 
 def roles(agent: Agent, questions: list[Any]) -> dict[int, str]:
     code = agent.parameters()[1]
-    return {id(agent.instruction): "instruction", id(code): "code", **{id(q): f"q{i}" for i, q in enumerate(questions)}}
+    return {
+        id(agent.__dict__[_SELF_NODE]): "self", id(agent.instruction): "instruction", id(code): "code",
+        **{id(q): f"q{i}" for i, q in enumerate(questions)},
+    }  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 16): since trainable methods take the instance's node as a parent "
-                   "(Trace parity, issue 13), Ray brings that node back as a new node instead of the driver's")
 def test_ray_outputs_have_the_same_graph_as_threads(local_ray: Any) -> None:
     t_agent, t_q, t_outs = run("thread")
     r_agent, r_q, r_outs = run("ray")
     assert [shape(o, roles(t_agent, t_q)) for o in t_outs] == [shape(o, roles(r_agent, r_q)) for o in r_outs]
-    # The leaves are the driver's own objects, not copies.
+    # The leaves are the driver's own objects, not copies: the instance's node included.
     solve_node = r_outs[0].parents[0]
-    assert solve_node.parents[0] is r_agent.instruction
-    assert solve_node.parents[1] is r_q[0]
-    assert solve_node.parents[2] is r_agent.parameters()[1]
-    assert solve_node.op is r_agent.__dict__["__bundle_solve"].info
+    assert solve_node.parents[0] is r_agent.__dict__[_SELF_NODE] and solve_node.parents[0].data is r_agent
+    assert solve_node.parents[1] is r_agent.instruction
+    assert solve_node.parents[2] is r_q[0]
+    assert solve_node.parents[3] is r_agent.parameters()[1]
+    assert solve_node.op is r_agent.__dict__[f"{RESERVED}bundle_Agent.solve"].info
     assert len(last_tasks()) == 4 and all(r.bytes_sent > 0 and r.bytes_received > 0 for r in last_tasks())
 
 
@@ -94,8 +99,28 @@ def prompt_after_step(executor: str) -> str:
         return opt.render_prompt()[0][1]["content"]
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 16): since trainable methods take the instance's node as a parent "
-                   "(Trace parity, issue 13), Ray brings that node back as a new node instead of the driver's")
+def test_trainable_method_output_has_the_same_parents_on_threads_and_ray(local_ray: Any) -> None:
+    """The same agent and inputs, once per executor: the method's output has the very same
+    parent objects -- the instance's node first, made once in the driver and never again."""
+    agent = Agent()
+    questions = [trace.node(q, name="question") for q in ("sky?", "sea?")]
+    on_threads = trace.map(agent.forward, questions, executor="thread")
+    self_node = agent.__dict__[_SELF_NODE]
+    on_ray = trace.map(agent.forward, questions, executor="ray")
+    assert agent.__dict__[_SELF_NODE] is self_node
+    for t, r in zip(on_threads, on_ray):
+        t_parents, r_parents = t.parents[0].parents, r.parents[0].parents
+        assert r.parents[0] is not t.parents[0]  # a new call node ...
+        assert r.parents[0].op is t.parents[0].op  # ... of the instance's own copy of the method ...
+        assert len(r_parents) == len(t_parents) == 4  # ... on the same parents
+        assert all(a is b for a, b in zip(r_parents, t_parents)), (r_parents, t_parents)
+        assert r_parents[0] is self_node
+    # A fresh agent shipped before its first call: its node is made in the driver while shipping.
+    fresh = Agent()
+    (out,) = trace.map(fresh.forward, questions[:1], executor="ray")
+    assert out.parents[0].parents[0] is fresh.__dict__[_SELF_NODE]
+
+
 def test_optoprime_prompt_is_byte_identical_on_threads_and_ray(local_ray: Any) -> None:
     on_threads = prompt_after_step("thread")
     on_ray = prompt_after_step("ray")
@@ -103,15 +128,14 @@ def test_optoprime_prompt_is_byte_identical_on_threads_and_ray(local_ray: Any) -
     assert on_ray == on_threads
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 16): since trainable methods take the instance's node as a parent "
-                   "(Trace parity, issue 13), Ray brings that node back as a new node instead of the driver's")
 def test_exception_comes_back_as_an_exception_node_with_the_user_frame(local_ray: Any) -> None:
     agent, questions, outs = run("ray")
     err = outs[2]
     assert isinstance(err, trace.ExecutionError)
     enode = err.exception_node
     assert isinstance(enode, trace.ExceptionNode)
-    assert enode.parents[0] is agent.instruction and enode.parents[1] is questions[2]
+    assert enode.parents[0] is agent.__dict__[_SELF_NODE]
+    assert enode.parents[1] is agent.instruction and enode.parents[2] is questions[2]
     assert "(ValueError) cannot answer 'boom?'" in enode.data
     assert "test_ray_graph.py" in enode.data and 'raise ValueError(f"cannot answer' in enode.data
     assert isinstance(err.exception, ValueError)

@@ -3,6 +3,7 @@ optimizer wrote runs in the worker's sandbox, exactly as it would in the driver.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import trace_opt as trace
@@ -50,3 +51,22 @@ def test_code_written_by_an_optimizer_runs_sandboxed_in_the_worker(local_ray: An
         assert out.parents[-1] is reply.parameter and out.op is reply.info
     finally:
         reply.parameter.assign(original)
+
+
+class Greeter:
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+    def greet(self, name: Any) -> Any:
+        return reply(style, f"{self.greeting} {name}")
+
+
+def test_user_code_reached_only_through_a_library_callable_goes_by_value(local_ray: Any) -> None:
+    """The mapped callable is a library object (``functools.partial``, like a trainer's closure)
+    and this test module's class and function sit only inside it: they must still go by value
+    -- a worker cannot import this module -- and be unregistered again after the map."""
+    from ray import cloudpickle
+
+    out = trace.map(functools.partial(Greeter.greet, Greeter("hello")), ["ann"], executor="ray")
+    assert out[0].data == "[polite] hello ann" and out[0].parents[0] is style
+    assert __name__ not in cloudpickle.cloudpickle._PICKLE_BY_VALUE_MODULES

@@ -50,8 +50,6 @@ def run(executor: str, trainer: Any = "step") -> tuple[str, list[str]]:
     return agent.suffix.data, prompts
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 16): since trainable methods take the instance's node as a parent "
-                   "(Trace parity, issue 13), Ray brings that node back as a new node instead of the driver's")
 def test_train_on_ray_matches_threads(local_ray: Any) -> None:
     from trace_opt.distributed import last_tasks
 

@@ -11,10 +11,8 @@ Ctrl-C cancels every outstanding task before it propagates.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,58 +104,6 @@ def _task(ray: Any) -> Any:
     return _remote[0]
 
 
-def _user_modules(fns: Iterable[Any]) -> list[Any]:
-    """The user's own modules behind ``fns``: theirs and those of what their closures hold
-    (a lambda wrapping an agent and a judge). Packages -- installed ones, and trace_opt and
-    optimizers themselves -- stay pickled by reference."""
-    reached = [
-        obj
-        for fn in fns
-        for obj in (fn, *(c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c)))
-    ]
-    found: dict[str, Any] = {}
-    for obj in reached:
-        name = getattr(obj, "__module__", None) or type(obj).__module__
-        module = sys.modules.get(name or "")
-        file = str(getattr(module, "__file__", None) or "")
-        top = (name or "").split(".")[0]
-        if module is None or not file or top in ("__main__", "builtins", "trace_opt", "optimizers"):
-            continue
-        if "site-packages" in file or "dist-packages" in file or file.startswith(sys.base_prefix):
-            continue
-        found[name] = module  # type: ignore[index]
-    return list(found.values())
-
-
-def _filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:  # an empty cell
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _user_code_by_value(fns: Iterable[Any]) -> Iterator[None]:
-    """Pickle the user's modules by value while shipping, so workers run the driver's current
-    objects (bundled functions, parameters) rather than fresh imports of the same modules."""
-    from .wire import _cloudpickle
-
-    cp = _cloudpickle()
-    registered = []
-    try:
-        for module in _user_modules(fns):
-            try:
-                cp.register_pickle_by_value(module)
-            except ValueError:  # already registered by someone else: leave it as is
-                continue
-            registered.append(module)
-        yield
-    finally:
-        for module in registered:
-            cp.unregister_pickle_by_value(module)
-
-
 def _settings(cache: Any) -> dict[str, Any]:
     path = getattr(cache, "path", None)
     return {
@@ -206,10 +152,8 @@ def ray_map(
     concurrency: int | None,
     return_exceptions: bool,
     max_retries: int = 3,
-    user_code: Iterable[Any] = (),
 ) -> list[Any]:
-    """``[fn(item) for item in items]`` as Ray tasks; same contract as ``execution.map``.
-    ``user_code``: further callables whose modules go by value (``parallel``'s tasks)."""
+    """``[fn(item) for item in items]`` as Ray tasks; same contract as ``execution.map``."""
     from ..llm.budget import active_trackers
     from ..llm.cache import get_cache
     from ..llm.registry import _ACTIVE, _state
@@ -222,7 +166,7 @@ def ray_map(
     if n == 0:
         return []
     out = Outbound()
-    with _user_code_by_value([fn, *user_code]):
+    try:
         # The backend a call here would use, if chosen in code (use()/set_default()); else the
         # worker resolves its own from TRACE_OPT_LLM, as a process of its own would.
         common, _ = out.dump((fn, _ACTIVE.get() or _state["default"]), common=True)
@@ -262,6 +206,8 @@ def ray_map(
             for ref in pending:
                 ray.cancel(ref, force=True)
             raise
+    finally:
+        out.close()
     for i in range(n):
         if not started[i]:
             results[i] = (

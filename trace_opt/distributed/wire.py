@@ -28,11 +28,13 @@ import _thread
 import io
 import pickle
 import threading
+import types
 from typing import Any
 
 from ..bundle import CodeParameter, FunModule
 from ..errors import DistributedError
 from ..nodes import Node, OpInfo, ParameterNode
+from .byvalue import ByValue
 
 __all__ = ["Outbound", "RemoteError", "load_call", "raw_description"]
 
@@ -64,17 +66,35 @@ class RemoteError(Exception):
     """Stands in for an exception raised on a worker that could not be pickled back."""
 
 
-def _rebuild_fun(state: dict[str, Any], info: tuple[Any, ...], parameter: Any) -> FunModule:
-    fm = FunModule.__new__(FunModule)
+def _rebuild_fun(cls: type[FunModule], state: dict[str, Any], info: tuple[type, dict[str, Any]], parameter: Any) -> FunModule:
+    fm = cls.__new__(cls)
     fm.__dict__.update(state)
-    name, doc, source, argnames, varargs = info
-    fm.info = OpInfo(name, doc, source, argnames, varargs, fm)
+    info_cls, slots = info
+    fm.info = info_cls.__new__(info_cls)
+    for key, value in slots.items():
+        setattr(fm.info, key, value)
+    fm.info.fun = fm
     fm.parameter = parameter
     fm._current = fm._fn
     fm._compiled_src = None if (fm.sandbox is True and parameter is not None) else fm._original_src
     if parameter is not None:
         parameter.fun = fm
     return fm
+
+
+def _info_state(info: OpInfo) -> tuple[type, dict[str, Any]]:
+    """The info's class and slots (a ``FunInfo`` keeps ``fun_name``, which names the attribute
+    an instance keeps its copy of a trainable method under); ``fun`` is the rebuilt module and
+    a cached signature is recomputed there."""
+    slots = {
+        slot: getattr(info, slot)
+        for klass in type(info).__mro__
+        for slot in getattr(klass, "__slots__", ())
+        if slot != "fun" and hasattr(info, slot)
+    }
+    if "_signature" in slots:
+        slots["_signature"] = None
+    return type(info), slots
 
 
 def _new_lock() -> Any:
@@ -106,7 +126,7 @@ def _own_trainable_methods(obj: Any) -> None:
             getattr(obj, attr)
 
 
-def _make_pickler(file: io.BytesIO, persistent: Any, funs: Any) -> Any:
+def _make_pickler(file: io.BytesIO, persistent: Any, funs: Any, by_value: ByValue | None = None) -> Any:
     base = _pickler_base()
 
     class _Pickler(base):  # type: ignore[misc, valid-type]
@@ -114,11 +134,14 @@ def _make_pickler(file: io.BytesIO, persistent: Any, funs: Any) -> Any:
             return persistent(obj) if isinstance(obj, Node) else None
 
         def reducer_override(self, obj: Any) -> Any:
-            if type(obj) is FunModule and funs is not None:
+            if isinstance(obj, FunModule) and funs is not None:  # its subclasses too
                 return funs(obj)
             if isinstance(obj, _LOCK_TYPES):  # locks are per-process state: a fresh one there
                 return (_new_lock, ())
-            if funs is not None and hasattr(obj, "__dict__"):
+            if isinstance(obj, (type, types.FunctionType)):
+                if by_value is not None:  # before cloudpickle decides: by reference or by value
+                    by_value.add(obj)
+            elif funs is not None and hasattr(obj, "__dict__"):
                 _own_trainable_methods(obj)
             return super().reducer_override(obj)
 
@@ -129,9 +152,11 @@ class Outbound:
     """Driver side: pickles the function once and each item, nodes by index (see module doc).
 
     The function's nodes are numbered once (``common``); each item's dump numbers its own
-    further nodes after them, so tasks share the function's payload and not each other's."""
+    further nodes after them, so tasks share the function's payload and not each other's.
+    The user's modules met while pickling go by value (see ``byvalue``) until :meth:`close`."""
 
     def __init__(self) -> None:
+        self.by_value = ByValue(_cloudpickle())
         self.common: list[Node[Any]] = []
         self._common_index: dict[int, int] = {}
         self._funs: dict[int, int] = {}
@@ -143,8 +168,7 @@ class Outbound:
             self.fun_modules.append(fm)
         state = {k: v for k, v in fm.__dict__.items() if k not in ("info", "parameter", "_current", "_compiled_src")}
         state["_ship_index"] = self._funs[id(fm)]
-        info = fm.info
-        return (_rebuild_fun, (state, (info.name, info.doc, info.source, info.argnames, info.varargs), fm.parameter))
+        return (_rebuild_fun, (type(fm), state, _info_state(fm.info), fm.parameter))
 
     def dump(self, obj: Any, *, common: bool = False) -> tuple[bytes, list[Node[Any]]]:
         """Pickle ``obj`` and the state of every node it reaches; return the bytes and the
@@ -164,7 +188,7 @@ class Outbound:
             return ("n", i, kind)
 
         buf = io.BytesIO()
-        pickler = _make_pickler(buf, pid, self._fun)
+        pickler = _make_pickler(buf, pid, self._fun, self.by_value)
         try:
             pickler.dump(obj)
             done = first
@@ -180,6 +204,10 @@ class Outbound:
                 "and keep open files, sockets and threads out of what the function reaches",
             ) from exc
         return buf.getvalue(), nodes
+
+    def close(self) -> None:
+        """Ship the user's modules by reference again (the registry is process-wide)."""
+        self.by_value.close()
 
 
 def _leaf_state(n: Node[Any]) -> tuple[Any, ...]:
