@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, Literal, TypeVar
 
+from .awaiting import run
 from .context import using
 
 __all__ = ["Executor", "amap", "aparallel", "map", "parallel", "run", "use_executor", "with_executor"]
@@ -233,26 +234,3 @@ def map(  # noqa: A001 - deliberately mirrors the builtin, as trace_opt.map
 
         return ray_map(fn, items, concurrency=concurrency, return_exceptions=return_exceptions)
     return run(amap(fn, items, concurrency=concurrency, return_exceptions=return_exceptions))
-
-
-def run(awaitable: Awaitable[R]) -> R:
-    """Run ``awaitable`` to completion from sync code -- also when this thread already runs a loop.
-
-    A running loop cannot be re-entered, so then a helper thread runs a fresh loop, in a copy
-    of the caller's context.
-
-    >>> import asyncio, trace_opt as trace
-    >>> trace.execution.run(asyncio.sleep(0, result="done"))
-    'done'
-    """
-
-    async def main() -> R:
-        return await awaitable
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    ctx = contextvars.copy_context()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace_opt-loop") as helper:
-        return helper.submit(ctx.run, asyncio.run, main()).result()

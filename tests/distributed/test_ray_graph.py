@@ -125,6 +125,7 @@ def test_optoprime_prompt_is_byte_identical_on_threads_and_ray(local_ray: Any) -
     on_threads = prompt_after_step("thread")
     on_ray = prompt_after_step("ray")
     assert "cannot answer 'boom?'" in on_ray and "SEA?" in on_ray
+    assert "(Agent) self_" in on_ray and "<test_ray_graph.Agent object>" in on_ray  # no memory address
     assert on_ray == on_threads
 
 

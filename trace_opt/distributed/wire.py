@@ -66,7 +66,9 @@ class RemoteError(Exception):
     """Stands in for an exception raised on a worker that could not be pickled back."""
 
 
-def _rebuild_fun(cls: type[FunModule], state: dict[str, Any], info: tuple[type, dict[str, Any]], parameter: Any) -> FunModule:
+def _rebuild_fun(
+    cls: type[FunModule], state: dict[str, Any], info: tuple[type[OpInfo], dict[str, Any]], parameter: Any
+) -> FunModule:
     fm = cls.__new__(cls)
     fm.__dict__.update(state)
     info_cls, slots = info
@@ -82,7 +84,7 @@ def _rebuild_fun(cls: type[FunModule], state: dict[str, Any], info: tuple[type, 
     return fm
 
 
-def _info_state(info: OpInfo) -> tuple[type, dict[str, Any]]:
+def _info_state(info: OpInfo) -> tuple[type[OpInfo], dict[str, Any]]:
     """The info's class and slots (a ``FunInfo`` keeps ``fun_name``, which names the attribute
     an instance keeps its copy of a trainable method under); ``fun`` is the rebuilt module and
     a cached signature is recomputed there."""

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..awaiting import run
 from ..context import INSTRUMENTS
-from ..execution import run
 from ..secrets import redactor
 from .core import pipeline, run_async, run_sync
 from .limits import Limiter

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..errors import PermanentLLMError
-from ..execution import run
+from ..awaiting import run
 from .base import LLM
 from .request import Request
 from .response import LLMResponse

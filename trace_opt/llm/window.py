@@ -8,21 +8,29 @@ pipeline (``core``) fits every request that misses the cache with :func:`fit_con
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from ..errors import ContextWindowExceeded
 from ..secrets import logger
-from .request import Request
-
-if TYPE_CHECKING:
-    from .base import LLM
+from .request import Message, Request
 
 __all__ = ["excerpt", "fit_context"]
 
 log = logger("trace_opt.llm")
 
 
-def fit_context(llm: LLM, request: Request) -> tuple[Request, int | None]:
+class _Windowed(Protocol):
+    """What fitting needs of a backend (an ``LLM``): named structurally, so this module, which
+    the call pipeline below ``LLM`` uses, does not import the class it serves."""
+
+    @property
+    def context_window(self) -> int | None: ...
+
+    def count_tokens(self, messages: Sequence[Message]) -> int: ...
+
+
+def fit_context(llm: _Windowed, request: Request) -> tuple[Request, int | None]:
     """``request`` made to fit ``llm``'s context window, and its prompt tokens (``None`` if not counted).
 
     Raises ``ContextWindowExceeded`` (before any call) when the prompt leaves no room for a
