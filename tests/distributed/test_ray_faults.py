@@ -79,3 +79,40 @@ def test_ctrl_c_cancels_outstanding_tasks(local_ray: Any, monkeypatch: pytest.Mo
         with pytest.raises((ray.exceptions.TaskCancelledError, ray.exceptions.WorkerCrashedError)):
             ray.get(ref, timeout=30)
     assert time.monotonic() - started < 30  # cancelled, not left to sleep for a minute
+
+
+def test_ctrl_c_ends_queued_tasks_promptly_and_leaves_none_running(local_ray: Any, tmp_path: Path) -> None:
+    """Six one-minute tasks on two CPUs: two run, four wait in Ray's queue. A real SIGINT ends the
+    map; the queued tasks never start, the running ones are stopped, and both CPUs are free."""
+    import signal
+    import threading
+
+    ray = local_ray
+    pressed: list[float] = []
+
+    def press_ctrl_c() -> None:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pressed.append(time.monotonic())
+        signal.raise_signal(signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        trace.map(sleeps, [(str(tmp_path), i) for i in range(6)], concurrency=6, executor="ray")
+    interrupted = time.monotonic()
+    presser.join()
+    assert interrupted - pressed[0] < 15  # the driver stopped waiting at once, not after the minute
+    records = last_tasks()
+    assert sum(r.bytes_sent > 0 for r in records) == 6  # all six were submitted: four sat queued
+
+    @ray.remote(num_cpus=1)
+    def probe() -> int:
+        return os.getpid()
+
+    # Both CPUs free again: two one-CPU tasks run at once, well before a sleeper could finish.
+    assert len(ray.get([probe.remote(), probe.remote()], timeout=30)) == 2
+    assert time.monotonic() - interrupted < 30
+    time.sleep(1)  # a queued task that escaped cancellation would have started by now
+    assert len(list(tmp_path.glob("started-*"))) == 2
