@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trace_opt.errors import BudgetExceeded
+from trace_opt.execution import with_executor
 from trace_opt.store import Store
 
 from ..bars import StepBar
@@ -55,7 +56,8 @@ class SearchTrainer:
 
     ``train(agent, dataset, feedback_fn, optimizer, ...)`` takes ``train``'s arguments plus
     ``steps`` (default ``epochs * ceil(len(dataset) / batch_size)``), ``budget`` (a ``Budget``)
-    and ``store`` (default: the active store) and returns a ``SearchLog``. The best parameters
+    and ``store`` (default: the active store) and returns a ``SearchLog``; ``executor="ray"`` runs
+    forward passes, judging and scoring as Ray tasks, as ``train(..., executor=)``. The best parameters
     are restored at the end and committed to the store whenever they improve.
     ``restore_best=False`` leaves the initial values (the best are in ``log.best_values``).
 
@@ -99,6 +101,7 @@ class SearchTrainer:
         self.proposal_concurrency = proposal_concurrency
         self.max_reasks = max_reasks
 
+    @with_executor  # executor="ray": forward passes, judging and candidate scoring as Ray tasks
     def train(
         self,
         agent: Callable[[Any], Any],

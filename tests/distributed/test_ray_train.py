@@ -32,7 +32,8 @@ def judge(word: Any, output: Any, want: str) -> tuple[float, str]:
     return (1.0, "correct") if output == want else (0.0, f"expected {want!r}, got {output!r}")
 
 
-def run(executor: str, trainer: Any = "step") -> tuple[str, list[str]]:
+def run(executor: str, trainer: Any = "step", direct: bool = False) -> tuple[str, list[str]]:
+    """A training run; ``direct``: the search trainer's own ``train`` is called, not ``train(...)``."""
     from optimizers import OptoPrime, train
 
     prompts: list[str] = []
@@ -44,9 +45,13 @@ def run(executor: str, trainer: Any = "step") -> tuple[str, list[str]]:
         return json.dumps({"reasoning": "match the expected ending", "suggestion": {"suffix": value}})
 
     agent = Shouter()
+    optimizer = OptoPrime(agent.parameters(), llm=FunctionLLM(optimizer_model))
     with use_cache(None):
-        train(agent.forward, DATA, judge, OptoPrime(agent.parameters(), llm=FunctionLLM(optimizer_model)),
-              epochs=2, batch_size=2, seed=3, trainer=trainer, executor=executor)  # fmt: skip
+        if direct:
+            trainer.train(agent.forward, DATA, judge, optimizer, epochs=2, batch_size=2, seed=3, executor=executor)
+        else:
+            train(agent.forward, DATA, judge, optimizer, epochs=2, batch_size=2, seed=3, trainer=trainer,
+                  executor=executor)  # fmt: skip
     return agent.suffix.data, prompts
 
 
@@ -73,3 +78,21 @@ def test_beam_search_on_ray_matches_threads(local_ray: Any) -> None:
     ray_final, ray_prompts = run("ray", BeamSearch(k=2, beam_width=1))
     assert last_tasks() is not before and last_tasks()  # candidate scoring ran as Ray tasks
     assert ray_final == thread_final and sorted(ray_prompts) == sorted(thread_prompts)
+
+
+@pytest.mark.parametrize("name", ["BeamSearch", "PrioritySearch"])
+def test_search_trainer_takes_the_executor_directly(local_ray: Any, name: str) -> None:
+    import optimizers
+
+    from trace_opt.distributed import last_tasks
+
+    def trainer() -> Any:
+        return getattr(optimizers, name)(k=2)
+
+    thread_final, thread_prompts = run("thread", trainer(), direct=True)
+    before = last_tasks()
+    ray_final, ray_prompts = run("ray", trainer(), direct=True)
+    assert last_tasks() is not before and all(r.pid > 0 for r in last_tasks())  # scoring ran as Ray tasks
+    assert ray_final == thread_final and sorted(ray_prompts) == sorted(thread_prompts)
+    with pytest.raises(ValueError, match="Invalid executor"):
+        run("spark", trainer(), direct=True)
