@@ -69,4 +69,4 @@ def test_user_code_reached_only_through_a_library_callable_goes_by_value(local_r
 
     out = trace.map(functools.partial(Greeter.greet, Greeter("hello")), ["ann"], executor="ray")
     assert out[0].data == "[polite] hello ann" and out[0].parents[0] is style
-    assert __name__ not in cloudpickle.cloudpickle._PICKLE_BY_VALUE_MODULES
+    assert __name__ not in cloudpickle.list_registry_pickle_by_value()

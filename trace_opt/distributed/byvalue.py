@@ -70,10 +70,9 @@ class ByValue:
         if module is None or module.__name__ in self._seen:
             return
         self._seen.add(module.__name__)
-        try:
-            self._cp.register_pickle_by_value(module)
-        except ValueError:  # already registered by someone else: leave it as is
-            return
+        if module.__name__ in self._cp.list_registry_pickle_by_value():
+            return  # registered by someone else (the user, another map): theirs to undo
+        self._cp.register_pickle_by_value(module)
         self.registered.append(module)
 
     def close(self) -> None:
