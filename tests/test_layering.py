@@ -203,11 +203,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 # rewrite of nodes.py (issue 15 asks for it last); nothing else may join or add a cycle.
 KNOWN_CYCLES = [
     ["trace_opt.errors", "trace_opt.nodes"],
-    # LLM() with no arguments returns the configured backend (Trace's factory), so llm.base looks
-    # up llm.registry when called, and the registry builds LiteLLM/LocalLLM on llm.base: a cycle
-    # inside the llm package, to undo with the registry's lookup moved beside LLM; nothing else
-    # may join it.
-    ["trace_opt.llm.base", "trace_opt.llm.litellm_backend", "trace_opt.llm.local", "trace_opt.llm.registry"],
 ]
 
 

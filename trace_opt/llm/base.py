@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..awaiting import run
@@ -31,16 +31,25 @@ __all__ = ["LLM"]
 class _Factory(type):
     """``LLM()`` with no arguments is the backend configured for this place (what
     ``get_llm()`` returns: ``use()`` block, ``set_default``, ``TRACE_OPT_LLM``, the embedded
-    model), as Trace's ``LLM()`` factory is. Any other call builds an instance as usual."""
+    model), as Trace's ``LLM()`` factory is. Any other call builds an instance as usual.
+
+    The registry builds on this class (it names the backends), so this module cannot import
+    it: ``llm.registry`` plugs its ``get_llm`` in as ``configured`` when it is imported, which
+    the ``trace_opt.llm`` package does before anyone can reach ``LLM``."""
+
+    configured: Callable[[], Any] | None = None
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is LLM and not args and not kwargs:
-            # The registry builds on this class (it names the backends), so it can only be
-            # looked up when called, not imported above.
-            from .registry import get_llm
-
-            return get_llm()
+            if _Factory.configured is None:  # only if llm.base was loaded without its package
+                raise RuntimeError("LLM() needs trace_opt.llm imported: import trace_opt.llm first")
+            return _Factory.configured()
         return super().__call__(*args, **kwargs)
+
+
+def configure_factory(get_llm: Callable[[], Any]) -> None:
+    """What ``LLM()`` with no arguments returns (``llm.registry`` sets its ``get_llm``)."""
+    _Factory.configured = get_llm
 
 
 class LLM(metaclass=_Factory):

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
 from ..context import using
-from .base import LLM
+from .base import LLM, configure_factory
 from .litellm_backend import LiteLLM
 from .local import LocalLLM
 
@@ -106,3 +106,6 @@ def get_llm(explicit: BackendSpec | None = None) -> LLM:
         if fallback is None:
             fallback = _state["fallback"] = LocalLLM()
         return fallback
+
+
+configure_factory(get_llm)
