@@ -20,7 +20,9 @@ from typing import Any, Literal
 from trace_opt import Module, execution
 from trace_opt.errors import TrainingInterrupted
 from trace_opt.llm import LocalLLM
+from trace_opt.stats import describe
 
+from .accept import CONFIDENCE, check_confidence
 from .bars import StepBar
 from .base import Optimizer
 from .observe import TrainingRun
@@ -59,6 +61,7 @@ def train(
     callback: Callable[[dict[str, Any]], Any] | None = None,
     verbose: bool = False,
     trainer: SearchTrainer | Literal["auto", "step"] = "auto",
+    confidence: float = CONFIDENCE,
 ) -> TrainLog:
     """Train ``optimizer``'s parameters of ``agent`` on ``dataset``; returns the per-step log.
 
@@ -75,6 +78,11 @@ def train(
     after every step; if it exists, training resumes after the last completed step (answered
     calls come from the LLM cache). It applies to the one-suggestion loop; ``verbose`` draws a
     progress bar on stderr (``optimizers.bars``: tqdm, a widget in Jupyter).
+
+    Every score in the log comes with its standard error and 95% bootstrap interval
+    (``score_se``, ``score_ci``, ``score_n``; ``trace_opt.stats``). New parameters become the
+    best only when a paired comparison on the same examples gives them a probability of
+    ``confidence`` (default 0.9) of a higher mean (``optimizers.accept``; 0: any higher mean).
 
     ``trainer`` picks the loop: ``"step"`` is the one above (one suggestion per step); a
     ``SearchTrainer`` (``BeamSearch``, ``PrioritySearch``, ``GEPA``) samples k candidates per
@@ -107,7 +115,7 @@ def train(
                                  valset=valset, eval_fn=eval_fn, concurrency=concurrency, patience=patience,
                                  target_score=target_score, checkpoint=checkpoint, restore_best=restore_best,
                                  shuffle=shuffle, seed=seed, failure_score=failure_score, callback=callback,
-                                 verbose=verbose)  # fmt: skip
+                                 verbose=verbose, confidence=confidence)  # fmt: skip
         except KeyboardInterrupt as e:
             if isinstance(e, TrainingInterrupted):
                 raise
@@ -124,7 +132,8 @@ def train(
                             "patience": patience, "target_score": target_score, "seed": seed, "shuffle": shuffle,
                             "dataset_size": len(examples), "valset_size": None if val is None else len(val)})  # fmt: skip
     loop = StepLoop(agent, optimizer, feedback_fn, eval_fn or feedback_fn, checkpoint=checkpoint,
-                     concurrency=concurrency, failure_score=failure_score, observers=observers)  # fmt: skip
+                     concurrency=concurrency, failure_score=failure_score, observers=observers,
+                     confidence=check_confidence(confidence))  # fmt: skip
     try:
         history = _train_loop(loop, examples, val, epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed,
                               target_score=target_score, patience=patience, progress=progress, callback=callback,
@@ -178,7 +187,8 @@ def _train_loop(loop: StepLoop, examples: list[Example], val: list[Example] | No
         if progress is not None:
             save_progress(progress, optimizer, step, loop.best, loop.stale, loop.history)
             loop.saved = step
-        log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch, record.get("score"),
+        log.info("step %d/%d epoch %d score %s best %s tokens %d %s", step, total, epoch,
+                 describe(record.get("score"), record.get("score_se"), record.get("score_ci"), record.get("score_n")),
                  record["best"], record["tokens"], record["note"])  # fmt: skip
         bar.step(record)
         if callback is not None and callback(record) is False:

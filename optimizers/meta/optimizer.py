@@ -27,6 +27,7 @@ from trace_opt.functions import LLMFunction
 from trace_opt.llm.registry import BackendSpec
 from trace_opt.nodes import ParameterNode
 from trace_opt.replay import Run
+from trace_opt.stats import describe
 from trace_opt.store import Store
 
 from . import steps
@@ -59,7 +60,7 @@ class MetaOptimizer(Generic[P, H]):
     the task's own LLM calls included; a round is not started when the average round would not
     fit); ``target_score``; ``patience`` rounds without a new best; and, from ``min_rounds``
     on, an estimated improvement probability below ``min_improvement_probability`` (asked of
-    the LLM, or ``estimate="history"``: the smoothed rate of recent rounds that set a new best).
+    the LLM, or ``estimate="history"``: from the trial scores by bootstrap, ``history_estimate``).
 
     >>> from dataclasses import dataclass
     >>> from trace_opt.llm import DummyLLM
@@ -189,7 +190,7 @@ class MetaOptimizer(Generic[P, H]):
             self.runs[index] = run
         rec.calls, rec.tokens = self.usage["calls"] - calls, self.usage["tokens"] - tokens
         self.rounds.append(rec)
-        log.info("round %d: score %.4g with %s", index, score, hyper)
+        log.info("round %d: score %s with %s", index, describe(score, rec.score_se, rec.score_ci, len(trials)), hyper)
         self.history.fold(lambda previous, old: self.steps["summarize"](self.task_text, previous, old))
         return rec
 
@@ -205,7 +206,7 @@ class MetaOptimizer(Generic[P, H]):
         if best is None:
             return ImprovementEstimate(1.0, "nothing tried yet")
         if self.estimator == "history":
-            return history_estimate(self.rounds, self.history.window)
+            return history_estimate(self.rounds, self.history.window, best)
         left = self.rules.max_rounds - len(self.rounds)
         return self.steps["estimate_improvement"](  # type: ignore[no-any-return]
             self.task_text, self.history.summary, self.history.recent(), best.view(), left, self.rules.target_score

@@ -10,6 +10,7 @@ from typing import Any
 from trace_opt.functions.spec import jsonable
 from trace_opt.llm import UsageTracker, track_usage
 from trace_opt.replay import Run, record
+from trace_opt.stats import attach, summarize
 from trace_opt.store import Store
 
 from .history import History
@@ -68,6 +69,8 @@ def commit_round(store: Store, name: str, rec: RoundRecord[Any, Any]) -> None:
     values = jsonable(rec.hyperparameters)
     params = values if isinstance(values, dict) else {"hyperparameters": values}
     version = store.commit_parameters(params, f"round {rec.index}: score {rec.score:.4g}", name=f"meta/{name}")
+    if rec.trials:
+        attach(store, version.digest, summarize([t.score for t in rec.trials]), round=rec.index)
     rec.refs = {"round": ref.digest, "hyperparameters": version.digest}
 
 

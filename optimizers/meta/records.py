@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Optional, TypeVar
 
+from trace_opt.stats import summarize
+
 __all__ = ["H", "ImprovementEstimate", "MetaResult", "P", "Reflection", "RoundRecord", "RoundView", "Suggestion", "Trial"]
 
 P = TypeVar("P")
@@ -84,7 +86,8 @@ class RoundView(Generic[P, H]):
 class RoundRecord(Generic[P, H]):
     """Everything one round did: the runs, their reflections, the estimate and the next suggestion.
 
-    ``score`` is the mean trial score; ``refs`` holds store digests (``"round"``,
+    ``score`` is the mean trial score, ``score_se`` its standard error and ``score_ci`` its 95%
+    bootstrap interval (``None`` for one trial, or a failed one); ``refs`` holds store digests (``"round"``,
     ``"hyperparameters"``) and ``run_id`` the recorded run, when a store was given.
     """
 
@@ -101,6 +104,13 @@ class RoundRecord(Generic[P, H]):
     complete: bool = True
     run_id: Optional[str] = None
     refs: dict[str, str] = field(default_factory=dict)
+    score_se: Optional[float] = None
+    score_ci: Optional[list[float]] = None
+
+    def __post_init__(self) -> None:
+        if self.trials and self.score_se is None and self.score_ci is None:  # from the trials' scores
+            summary = summarize([t.score for t in self.trials])
+            self.score_se, self.score_ci = summary.se, None if summary.ci is None else list(summary.ci)
 
     def view(self) -> RoundView[P, H]:
         """The compact form shown to the LLM steps."""

@@ -2,7 +2,8 @@
 
 The rules are data (``StopRules``), checked before a round (``before_round``: would the
 average round still fit the budget?) and after it (``after_round``); the improvement
-probability itself comes from the LLM or from ``history_estimate``.
+probability itself comes from the LLM or, computed from the observed trial scores, from
+``history_estimate``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trace_opt.llm import UsageTracker
+from trace_opt.stats import RESAMPLES, compare
 
 from .records import ImprovementEstimate, RoundRecord
 
@@ -82,16 +84,39 @@ class StopRules:
         return estimate.probability < self.min_improvement_probability
 
 
-def history_estimate(rounds: Sequence[RoundRecord[Any, Any]], window: int) -> ImprovementEstimate:
-    """No LLM: the smoothed share of the last ``window`` rounds that set a new best,
-    ``(gains + 0.5) / (rounds + 1)`` (0.5 before any evidence, 0.1 after four rounds without progress).
+def history_estimate(rounds: Sequence[RoundRecord[Any, Any]], window: int,
+                     best: RoundRecord[Any, Any] | None = None) -> ImprovementEstimate:  # fmt: skip
+    """No LLM: the chance that a round like the last ``window`` ones scores above ``best``
+    (default: the highest-scoring round), computed from the observed trial scores.
 
-    >>> from optimizers.meta.records import RoundRecord
-    >>> rounds = [RoundRecord(i, None, [], [], s) for i, s in enumerate([1.0, 2.0, 2.0, 1.5])]
-    >>> history_estimate(rounds, 4).probability
-    0.375
+    Each recent round is compared with the best by a bootstrap of their trial scores (paired
+    by task parameters when both ran on the same ones; ``trace_opt.stats.compare``); its
+    chance is the share of resamples where its mean is higher, ties counted half. The estimate
+    is their average: the next round is taken to be like a recent one. The best itself counts
+    one half (a tie), so a search whose latest round is its best goes on, while recent rounds
+    that all fall short -- beyond what their noise explains -- drive the chance towards 0.
+
+    >>> from optimizers.meta.records import RoundRecord, Trial
+    >>> def rnd(i, scores):
+    ...     return RoundRecord(i, None, list(range(len(scores))), [Trial(i, j, None, "", s) for j, s in enumerate(scores)],
+    ...                        sum(scores) / len(scores))
+    >>> flat = [rnd(0, [0.5, 0.4, 0.6]), rnd(1, [0.4, 0.5, 0.6]), rnd(2, [0.6, 0.4, 0.5])]   # noise only
+    >>> worse = [rnd(0, [0.9, 0.8, 0.9]), rnd(1, [0.2, 0.1, 0.3]), rnd(2, [0.3, 0.2, 0.1])]  # clearly short
+    >>> round(history_estimate(flat, 3).probability, 2), round(history_estimate(worse, 3).probability, 2)
+    (0.5, 0.17)
     """
-    first = max(1, len(rounds) - window)
-    gains = sum(rounds[i].score > max(r.score for r in rounds[:i]) for i in range(first, len(rounds)))
-    tried = max(0, len(rounds) - first)
-    return ImprovementEstimate((gains + 0.5) / (tried + 1), f"{gains} of the last {tried} rounds set a new best")
+    done = [r for r in rounds if r.complete] or list(rounds)
+    best = best if best is not None else max(done, key=lambda r: r.score)
+    recent = list(rounds[-window:])
+    chances = []
+    for r in recent:
+        if r is best:
+            chances.append(0.5)
+            continue
+        mine, theirs = [t.score for t in r.trials] or [r.score], [t.score for t in best.trials] or [best.score]
+        paired = len(mine) == len(theirs) and list(r.task_parameters) == list(best.task_parameters)
+        c = compare(mine, theirs, paired=paired, confidence=0)
+        chances.append(c.probability + c.ties / 2)
+    p = sum(chances) / len(chances)
+    return ImprovementEstimate(p, f"a round like the last {len(recent)} scores above the best ({best.score:.4g}) "
+                                  f"with probability {p:.2f} (bootstrap of the trial scores, {RESAMPLES} resamples)")  # fmt: skip

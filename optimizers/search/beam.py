@@ -4,8 +4,10 @@ Each step draws one minibatch; every member of the beam is run on it (which refr
 score), proposes k children, and each child is scored on the same minibatch -- so all the
 candidates compared in a step were judged on the same examples. The ``beam_width`` best of
 members and children by that minibatch score (ties: the mean over every example seen) form
-the next beam. With ``beam_width=1`` it is best-of-k: a step keeps the best of the parent and
-its k children, so it never accepts a worse candidate, unlike one suggestion per step.
+the next beam -- but a child ranks above the members only if a paired comparison on that
+minibatch shows it better than its parent (``SearchRun.beats``). With ``beam_width=1`` it is
+best-of-k: a step keeps the parent unless a child is shown better, so it does not accept a
+worse candidate, nor one that is only luckier on this minibatch.
 """
 
 from __future__ import annotations
@@ -48,10 +50,14 @@ class BeamSearch(SearchTrainer):
             run.step += 1
             batch = run.next_batch()
             pool: list[Candidate] = []
+            shown: set[int] = set()  # the members, and children shown better than their parent
             for parent in beam:
                 children = run.expand(parent, batch, self.k)
+                shown.add(parent.id)
+                shown.update(c.id for c in children if c not in beam and run.beats(c, parent, batch))
                 pool += [c for c in (parent, *children) if c not in pool]
-            beam = sorted(pool, key=lambda c: (-run.batch_score(c, batch), -c.mean, c.id))[: self.beam_width]
+            beam = sorted(pool, key=lambda c: (c.id not in shown, -run.batch_score(c, batch), -c.mean, c.id))
+            beam = beam[: self.beam_width]
             run.consider(*beam)
             run.rerank_best()
             note = f"beam {[c.id for c in beam]}"

@@ -38,7 +38,8 @@ class Candidate:
 
     ``scores`` maps an example's index in the dataset to the latest score the candidate got
     on it; ``mean`` is their mean, the estimate searches rank by. ``pareto`` holds the scores on
-    GEPA's Pareto set, ``val_score`` the validation score when a valset is given.
+    GEPA's Pareto set, ``val_score`` the validation score when a valset is given (``val_scores``
+per example, for paired comparisons).
 
     >>> c = Candidate(0, (1.5,))
     >>> c.record({3: 0.5, 4: 1.0}); c.mean, c.n
@@ -52,6 +53,7 @@ class Candidate:
     scores: dict[int, float] = field(default_factory=dict)
     pareto: tuple[float, ...] | None = None
     val_score: float | None = None
+    val_scores: tuple[float, ...] | None = None
     expansions: int = 0
 
     @property

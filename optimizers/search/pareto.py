@@ -5,8 +5,8 @@ Every accepted candidate is scored on a fixed Pareto set (the valset, else up to
 included -- on at least one example and that no other candidate dominates; a parent is drawn
 from it with probability proportional to the number of examples it wins, so candidates that
 solve *different* examples all stay alive instead of one average winner. A child is accepted
-(scored on the Pareto set and added) only if it beats its parent on the minibatch it was
-proposed for. The best is the candidate with the highest mean on the Pareto set.
+(scored on the Pareto set and added) only if a paired comparison on the minibatch it was
+proposed for shows it better than its parent (``SearchRun.beats``). The best is the candidate with the highest mean on the Pareto set.
 """
 
 from __future__ import annotations
@@ -82,9 +82,8 @@ class GEPA(SearchTrainer):
         pool: dict[int, Candidate] = {}
 
         def accept(c: Candidate) -> None:
-            c.pareto = tuple(run.evaluate(c, data))
-            c.val_score = sum(c.pareto) / len(c.pareto)
-            run.records[c.id]["val_score"] = c.val_score
+            run.validate(c)  # scores it on run.val, the Pareto set
+            c.pareto = c.val_scores
             pool[c.id] = c
 
         def front() -> dict[int, int]:
@@ -100,7 +99,7 @@ class GEPA(SearchTrainer):
             parent = pool[run.rng.choices(ids, weights=[wins[i] for i in ids])[0]]
             batch = run.next_batch()
             children = run.expand(parent, batch, self.k)
-            better = [c for c in children if c.id not in pool and run.batch_score(c, batch) > run.batch_score(parent, batch)]
+            better = [c for c in children if c.id not in pool and run.beats(c, parent, batch)]
             for c in better:
                 accept(c)
             run.consider(*better)

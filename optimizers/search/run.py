@@ -4,8 +4,9 @@
 minibatch with tracing, send back the aggregated feedback, ask for k proposals, and score each
 new candidate on the same minibatch (without tracing, examples in parallel). Candidates are
 scored one after the other, since they share the parameter nodes. The run also keeps the
-candidate log, the best candidate (by validation score with a valset, else by mean score over
-the examples seen), the store commits, and the per-step records.
+candidate log, the best candidate (``best.KeepsBest``: by validation score with a valset, else
+by mean score over the examples seen, replaced only when a paired comparison says so), the
+store commits, and the per-step records -- each with its score's standard error and interval.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import math
-import os
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from trace_opt import Module, Node, ParameterNode, execution, stop_tracing
+from trace_opt import Node, ParameterNode, execution, stop_tracing
 from trace_opt.llm import UsageTracker
+from trace_opt.stats import Summary, describe, summarize
 from trace_opt.store import Store, active_store
 
 from ..bars import StepBar
@@ -28,6 +28,7 @@ from ..base import Optimizer
 from ..data import Judge, examples, run_example
 from ..observe import ObservedSteps, TrainingRun
 from ..proposal import Proposal
+from . import best as _best
 from .aggregate import aggregate_feedback
 from .budget import Clock
 from .candidates import Candidate, propose_k
@@ -73,6 +74,7 @@ class SearchRun(ObservedSteps):
         self._order: list[int] = []
         self._spent = (0, 0, 0.0)
         self._last_best: Candidate | None = None
+        self._verdicts: dict[tuple[Any, ...], bool] = {}  # comparisons already judged (and logged)
         self.proposed, self.failures = 0, list[str]()  # proposals asked for this step; reasons of failed ones
 
     # -- data ------------------------------------------------------------------------------
@@ -152,7 +154,8 @@ class SearchRun(ObservedSteps):
                 )
         c.record({i: float(r[1]) for i, r in zip(batch, results)})
         record = self.records[c.id]
-        record.update(score=c.mean, n=c.n)
+        record.update(score=c.mean, n=c.n, **{k: v for k, v in summarize(list(c.scores.values())).fields().items()
+                                              if k in ("score_se", "score_ci")})  # fmt: skip
         if record["batch_score"] is None:
             record["batch_score"] = sum(float(r[1]) for r in results) / len(results)
         return [(out, float(score), text) for out, score, text in results]
@@ -170,33 +173,28 @@ class SearchRun(ObservedSteps):
                                     concurrency=self.opts["concurrency"])  # fmt: skip
         return [fail if s is None else float(s) for s in results]
 
+    # -- the best (optimizers.search.best) ---------------------------------------------------
+
     def validate(self, c: Candidate) -> None:
-        """Score ``c`` on the valset once (no-op without a valset)."""
-        if self.val is not None and c.val_score is None:
-            scores = self.evaluate(c, self.val)
-            c.val_score = sum(scores) / len(scores)
-            self.records[c.id]["val_score"] = c.val_score
+        _best.validate(self, c)
 
     def rank(self, c: Candidate) -> float:
-        """What "best" means: the validation score with a valset, else the mean score."""
-        if self.val is not None:
-            return -math.inf if c.val_score is None else c.val_score
-        return c.mean
+        return _best.rank(self, c)
+
+    def summary(self, c: Candidate) -> Summary | None:
+        return _best.summary(self, c)
+
+    def beats(self, c: Candidate, other: Candidate, batch: Sequence[int]) -> bool:
+        return _best.beats(self, c, other, batch)
 
     def consider(self, *cs: Candidate) -> None:
-        """Make the best of ``cs`` the run's best if it beats it (validating them first)."""
-        for c in cs:
-            self.validate(c)
-            if self.rank(c) > -math.inf and (self.best is None or self.rank(c) > self.rank(self.best)):
-                self.best = c
-        if self.best is not None and self.best is not self._last_best:
-            self._last_best = self.best
-            self.save(self.best, f"{type(self.trainer).__name__} step {self.step}: score {self.rank(self.best):.4g}")
+        _best.consider(self, *cs)
 
     def rerank_best(self) -> None:
-        """Re-pick the best among scored candidates (means change as candidates are re-scored)."""
-        if self.val is None:
-            self.consider(*(c for c in self.candidates if c.scores))
+        _best.rerank_best(self)
+
+    def save(self, c: Candidate, message: str, scores: Summary | None = None) -> None:
+        _best.save(self, c, message, scores)
 
     # -- the shared move -------------------------------------------------------------------
 
@@ -244,9 +242,12 @@ class SearchRun(ObservedSteps):
         calls, tokens, cost = (self.usage.calls, self.usage.total_tokens, self.usage.cost) if self.usage else (0, 0, 0.0)
         before, self._spent = self._spent, (calls, tokens, cost)
         best = None if self.best is None else self.rank(self.best)
+        summary = None if self.best is None else self.summary(self.best)
         record: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "best": best, "score": best,
                                   "calls": calls - before[0], "tokens": tokens - before[1], "cost": cost - before[2],
                                   "changed": self._changed(), "note": note, **extra}  # fmt: skip
+        if summary is not None:
+            record.update(score_se=summary.se, score_ci=None if summary.ci is None else list(summary.ci), score_n=summary.n)
         record.update({"failed": self.failures} if self.failures else {})  # every one failed: a skipped step
         if self.failures and len(self.failures) == self.proposed:
             record["note"] = f"skipped: all {self.proposed} proposals failed ({self.failures[-1]}); {note}"
@@ -259,7 +260,8 @@ class SearchRun(ObservedSteps):
             self.stop = record["note"] = f"early stop: no improvement in {self.opts['patience']} steps"
         self.log.append(record)
         self.observers and self.observers.step_ended(record)
-        log.info("step %d: best %s, %d calls, %d tokens %s", self.step, best, record["calls"], record["tokens"], note)
+        log.info("step %d: best %s, %d calls, %d tokens %s", self.step, describe(best, record.get("score_se"),
+                 record.get("score_ci"), record.get("score_n")), record["calls"], record["tokens"], note)  # fmt: skip
         self.bar.step(record)
         callback = self.opts["callback"]
         if callback is not None and callback(record) is False:
@@ -270,22 +272,6 @@ class SearchRun(ObservedSteps):
         if self.best is None or not self.candidates:
             return []
         return [p.py_name for p, a, b in zip(self.params, self.candidates[0].values, self.best.values) if not _same(a, b)]
-
-    def save(self, c: Candidate, message: str) -> None:
-        """Commit ``c``'s values to the store and write the checkpoint, if any."""
-        checkpoint: str | os.PathLike[str] | None = self.opts["checkpoint"]
-        if self.store is None and checkpoint is None:
-            return
-        current = self.snapshot()
-        self.apply(c.values)
-        try:
-            if self.store is not None:
-                target: Any = self.agent if isinstance(self.agent, Module) else self.params
-                self.store.commit_parameters(target, message)
-            if checkpoint is not None and isinstance(self.agent, Module):
-                self.agent.save(checkpoint)
-        finally:
-            self.apply(current)
 
     def finish(self) -> SearchLog:
         """Restore (and commit) the best parameters; fill in the log's summary."""

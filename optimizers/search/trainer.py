@@ -18,6 +18,7 @@ from trace_opt.errors import BudgetExceeded
 from trace_opt.execution import with_executor
 from trace_opt.store import Store
 
+from ..accept import CONFIDENCE, check_confidence
 from ..bars import StepBar
 from ..base import Optimizer
 from ..data import Judge, check_int, check_train_args
@@ -60,6 +61,11 @@ class SearchTrainer:
     forward passes, judging and scoring as Ray tasks, as ``train(..., executor=)``. The best parameters
     are restored at the end and committed to the store whenever they improve.
     ``restore_best=False`` leaves the initial values (the best are in ``log.best_values``).
+    ``confidence`` (default 0.9) is how sure a paired comparison on the same examples must be
+    that a candidate is better before it replaces the best or, in a step, its parent
+    (``optimizers.accept``; 0 keeps any higher mean). ``confidence`` holds per comparison: of
+    k noise-only children, the chance that one passes grows with k (raise it for large k). Each step's record carries the best's
+    ``score_se``, ``score_ci`` and ``score_n`` (``trace_opt.stats``).
 
     >>> class Noop(SearchTrainer):                  # a search that only scores the start
     ...     def _search(self, run, steps):
@@ -126,6 +132,7 @@ class SearchTrainer:
         failure_score: float = 0.0,
         callback: Callable[[dict[str, Any]], Any] | None = None,
         verbose: bool = False,
+        confidence: float = CONFIDENCE,
     ) -> SearchLog:
         """Search for better values of ``optimizer``'s parameters of ``agent``; see the class."""
         if not isinstance(optimizer, Optimizer):
@@ -140,7 +147,7 @@ class SearchTrainer:
         opts = dict(valset=valset, eval_fn=eval_fn, concurrency=concurrency, store=store, patience=patience,
                     target_score=target_score, checkpoint=checkpoint, restore_best=restore_best, shuffle=shuffle,
                     seed=seed, failure_score=failure_score, callback=callback,
-                    batch_size=batch_size)  # fmt: skip
+                    batch_size=batch_size, confidence=check_confidence(confidence))  # fmt: skip
         # the seed is part of every call's sample identity (see optimizers.ask)
         optimizer.run_seed = seed if seed is not None else f"unseeded-{uuid.uuid4().hex[:12]}"
         run = SearchRun(self, agent, dataset, feedback_fn, optimizer, opts)

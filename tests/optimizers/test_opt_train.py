@@ -113,9 +113,10 @@ def test_an_exception_in_trainable_code_becomes_feedback_and_is_repaired() -> No
         return {n: "def ratio(a, b):\n    return 0 if b == 0 else a / b" for n in variables}
 
     opt = OptoPrime([ratio.parameter], llm=PromptReader(fix).llm())
-    data = [((1, 0), 0), ((4, 2), 2.0)]
-    log = train(lambda ab: ratio(*ab), data, exact, opt, batch_size=2, shuffle=False)
+    data = [((1, 0), 0), ((4, 2), 2.0), ((3, 0), 0), ((9, 3), 3.0)]  # the fix shows on two examples of four
+    log = train(lambda ab: ratio(*ab), data, exact, opt, batch_size=4, shuffle=False)
     assert log[0]["batch_score"] == 0.5 and log[-1]["score"] == 1.0
+    assert log[-1]["comparison"]["accepted"] and log[-1]["comparison"]["diff"] == 0.5
     assert ratio(1, 0).data == 0
 
 

@@ -1,10 +1,16 @@
-"""``trace-opt history``: parameter versions in a store, newest first, with their diffs."""
+"""``trace-opt history``: parameter versions in a store, newest first, with their diffs.
+
+A version a training run scored shows its score as mean ± standard error, the 95% bootstrap
+interval and the number of examples (kept with the version by ``trace_opt.stats.attach``);
+versions from runs before that have none and show no score.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from ..stats import attached, describe
 from ..store import Store, Version
 from .output import clip, emit_json, stamp, write
 from .stores import open_stores
@@ -38,6 +44,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 out.append({"store": store.path, "branch": branch, "versions": [
                     {"ref": v.ref.digest, "time": stamp(v.time), "message": v.message or "", "changed": list(v.changed),
                      "parent": v.parent.digest if v.parent else None, "values": v.state(),
+                     "scores": attached(store, v.ref.digest),
                      **({"diff": _diff(store, v)} if args.diff else {})}
                     for v in versions]})  # fmt: skip
         if args.json:
@@ -52,6 +59,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             for v in group["versions"]:
                 changed = ", ".join(v["changed"]) or "-"
                 write(f"  {v['ref'][:12]}  {v['time']}  {clip(v['message'], 50):<50}  changed: {changed}")
+                if v["scores"] is not None:
+                    s = v["scores"]
+                    where = f" on the {s['on']}" if isinstance(s.get("on"), str) else ""
+                    write(f"      score {describe(s.get('score'), s.get('score_se'), s.get('score_ci'), s.get('score_n'))}{where}")
                 for name, text in v.get("diff", {}).items():
                     write("\n".join("      " + line for line in text.rstrip("\n").splitlines()))
             write()
