@@ -13,9 +13,9 @@ afresh each time, as an LLM agent sampled at a temperature would give. The propo
 (``FunctionLLM``) proposes a new candidate every sample. Each trial is one real run of the
 library's own trainers, with a fixed seed per trial:
 
-- ``beam``: ``BeamSearch(k=4, beam_width=1)``, one step on a minibatch of 8 examples: the
+- ``beam``: ``BeamSearch(k=4, beam_width=1)``, one step on a minibatch of all the examples: the
   best of the start and four proposals is kept;
-- ``step``: ``train(trainer="step", valset=<8 examples>)``, one suggestion, then
+- ``step``: ``train(trainer="step", valset=<as many examples>)``, one suggestion, then
   ``restore_best``.
 
 A trial "keeps a proposal" when ``x`` is not 0 at the end. With ``noise`` proposals that is
