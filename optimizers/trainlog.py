@@ -57,7 +57,10 @@ class RecordTable(list[dict[str, Any]]):
 
 class TrainLog(RecordTable):
     """One record per step (``step``, ``epoch``, ``batch_score``, ``score``, ``best``, ``tokens``,
-    ``cost``, ``changed``, ``rejected``, ``note``); ``str()`` is a table.
+    ``cost``, ``changed``, ``rejected``, ``note``; ``score_se``, ``score_ci``, ``score_n`` for the
+    score's standard error, 95% bootstrap interval and examples, and ``comparison`` when the
+    scored parameters were compared with the best -- absent from logs of older runs); ``str()``
+    is a table.
 
     >>> log = TrainLog([{"step": 0, "score": 0.5, "best": 0.5, "tokens": 0, "cost": 0.0}])
     >>> print(log)

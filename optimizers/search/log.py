@@ -41,8 +41,9 @@ class CandidateLog(RecordTable):
     """One record per candidate: ``id``, ``parent``, ``step``, ``sample`` (the sample id that
     proposed it), ``status`` (``initial``, ``scored``, ``duplicate``, ``unchanged``,
     ``unreadable``), ``batch_score`` (on the minibatch it was proposed for), ``score`` (mean over
-    every example it was scored on), ``n``, ``calls``/``tokens`` of its proposal, ``values``
-    (``{name: value}``) and ``reasoning``.
+    every example it was scored on, with ``score_se`` and ``score_ci``), ``n``, ``calls``/``tokens``
+    of its proposal, ``values`` (``{name: value}``), ``reasoning`` and ``comparison`` (with its
+    parent on the minibatch: ``optimizers.accept``).
 
     >>> log = CandidateLog([{"id": 0, "step": 0, "status": "initial", "score": 0.25, "n": 4,
     ...                      "values": {"x": 1}}])

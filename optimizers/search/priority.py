@@ -5,7 +5,9 @@ mean score plus an exploration bonus ``exploration * sqrt(ln(1 + expansions so f
 (1 + expansions of this candidate))`` (UCB), so a good candidate is refined again and again
 but one expanded often gives way to less-tried ones. Children join the frontier, which keeps
 the ``frontier_size`` best by mean score. Parents are re-scored on every minibatch they are
-expanded on, so a candidate that was lucky once sinks back.
+expanded on, so a candidate that was lucky once sinks back. The frontier is ranked by mean
+score (where to look next); which candidate is the best is decided by paired comparison
+(``optimizers.search.best``).
 """
 
 from __future__ import annotations
