@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "trace_opt"
 
 LAYERS: list[set[str]] = [
-    {"errors", "secrets", "stats"},
+    {"errors", "secrets", "stats", "visible"},
     {"context", "sqlite", "awaiting"},
     {"nodes", "containers"},
     {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast", "funinfo", "arguments"},

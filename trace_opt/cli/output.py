@@ -15,21 +15,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..store import Opaque
+from ..visible import visible
 
 __all__ = ["clip", "emit_json", "escape", "jsonable", "stamp", "table", "write"]
 
-_CONTROL = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
-            *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # fmt: skip
-_ESCAPES = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _CONTROL}
-
 
 def escape(text: str) -> str:
-    r"""``text`` with every control character but newline and tab written as an escape.
+    r"""``text`` with every invisible character but newline and tab written as an escape
+    (:func:`trace_opt.visible.visible`: the table the report and the graphs use too).
 
     >>> escape("ok\x1b[2Jgone\r!")
     'ok\\x1b[2Jgone\\x0d!'
     """
-    return text.translate(_ESCAPES)
+    return visible(text)
 
 
 def write(text: str = "") -> None:

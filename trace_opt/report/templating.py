@@ -29,6 +29,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..secrets import MIN_LENGTH, redact_text
+from ..visible import visible
 
 if TYPE_CHECKING:
     import jinja2
@@ -37,23 +38,6 @@ __all__ = ["environment", "render", "visible"]
 
 #: The templates the package ships (``setup.cfg`` package_data; a test checks the wheel).
 TEMPLATES = ("page.html.j2", "charts.svg.j2", "diff.html.j2", "report.css", "report.js")
-
-# C0/C1 controls but tab and newline, the Arabic letter mark, LRM/RLM, the bidi embeddings and
-# overrides (U+202A-202E) and isolates (U+2066-2069), zero-width space/joiners and the BOM.
-_INVISIBLE = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200B, 0x200C, 0x200D,
-              0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF]  # fmt: skip
-_VISIBLE = {chr(c): (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _INVISIBLE}
-_FIND = re.compile("[" + "".join(map(re.escape, _VISIBLE)) + "]")
-
-
-def visible(text: str) -> str:
-    r"""``text`` with each invisible control character written as an escape (``\u202e``).
-
-    >>> visible("price\u202e$1\r")
-    'price\\u202e$1\\x0d'
-    """
-    return _FIND.sub(lambda m: _VISIBLE[m.group()], text)  # a search when there are none: fast
-
 
 def _finalize(value: Any) -> Any:
     kind = type(value)

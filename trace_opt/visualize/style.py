@@ -8,12 +8,12 @@ so both read the same way: the same colour means the same kind in every picture.
 from __future__ import annotations
 
 import html
-import re
 import textwrap
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendUnavailable
+from ..visible import visible
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]
@@ -22,7 +22,6 @@ __all__ = ["KINDS", "WRAP", "choose_rankdir", "dot_label", "graphviz_module", "l
 
 #: Characters per label line: about 250 pt of box, so four boxes fit a laptop screen's width.
 WRAP = 36
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: Lines kept of one value (after clipping to ``max_label``): a picture is not a log.
 MAX_LINES = 6
 
@@ -59,7 +58,7 @@ def wrap(text: str, width: int = WRAP, max_lines: int = MAX_LINES) -> list[str]:
     cut); past ``max_lines`` the last line ends with an ellipsis."""
     lines: list[str] = []
     # control characters shown as escapes: a NUL ends a DOT string and dot rejects the file
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r", ""))
+    text = visible(text.replace("\r", ""))
     for paragraph in text.split("\n"):
         lines += textwrap.wrap(paragraph, width, break_long_words=True, replace_whitespace=True, drop_whitespace=True) or [""]
     if len(lines) > max_lines:
