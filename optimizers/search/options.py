@@ -17,3 +17,4 @@ class SearchOptions(Protocol):
     max_feedback_tokens: int
     verbatim: int
     proposal_concurrency: int
+    max_reasks: int | None

@@ -259,7 +259,8 @@ class SearchRun(ObservedSteps):
         elif not self.stop and self.opts["patience"] is not None and self.stale >= self.opts["patience"]:
             self.stop = record["note"] = f"early stop: no improvement in {self.opts['patience']} steps"
         self.log.append(record)
-        self.observers and self.observers.step_ended(record)
+        if self.observers:
+            self.observers.step_ended(record)
         log.info("step %d: best %s, %d calls, %d tokens %s", self.step, describe(best, record.get("score_se"),
                  record.get("score_ci"), record.get("score_n")), record["calls"], record["tokens"], note)  # fmt: skip
         self.bar.step(record)

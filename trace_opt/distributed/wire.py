@@ -33,6 +33,7 @@ from typing import Any
 
 from ..bundle import CodeParameter, FunModule
 from ..errors import DistributedError
+from ..funinfo import FunInfo
 from ..nodes import Node, OpInfo, ParameterNode
 from .byvalue import ByValue
 
@@ -67,7 +68,7 @@ class RemoteError(Exception):
 
 
 def _rebuild_fun(
-    cls: type[FunModule], state: dict[str, Any], info: tuple[type[OpInfo], dict[str, Any]], parameter: Any
+    cls: type[FunModule], state: dict[str, Any], info: tuple[type[FunInfo], dict[str, Any]], parameter: Any
 ) -> FunModule:
     fm = cls.__new__(cls)
     fm.__dict__.update(state)

@@ -169,7 +169,7 @@ class _Run:
 
     def _log_artifacts(self, history: Any, artifacts: Mapping[str, Any]) -> None:
         agent, optimizer = artifacts.get("agent"), artifacts.get("optimizer")
-        state = agent.state_dict() if hasattr(agent, "state_dict") else _param_values(optimizer)
+        state = agent.state_dict() if agent is not None and hasattr(agent, "state_dict") else _param_values(optimizer)
         final = redact(dict(state))
         records = [dict(r) for r in (history if history is not None else self.records)]
         self.client.log_text(self.run_id, _dump(final), "parameters.json")

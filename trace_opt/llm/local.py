@@ -176,7 +176,7 @@ def _chat_prompt(llama: Any, messages: Any) -> tuple[str, list[str]]:
         eos_token=model.token_get_text(llama.token_eos()),
         bos_token=model.token_get_text(llama.token_bos()),
     )
-    formatted = formatter(messages=[dict(m) for m in messages])
+    formatted = formatter(messages=[dict(m) for m in messages])  # type: ignore[misc]  # llama.cpp's TypedDicts
     stop = formatted.stop
     return formatted.prompt, [stop] if isinstance(stop, str) else list(stop or [])
 
