@@ -28,6 +28,14 @@ LAYERS: list[set[str]] = [
     {"visualize", "report", "telemetry", "integrations"},
     {"__init__", "cli"},
 ]
+# trace_opt.nodes is a package split by job; its own modules import one way too (each only its
+# own row or a lower one), checked by test_the_nodes_package_imports_one_way.
+NODES_LAYERS: list[set[str]] = [
+    {"frames", "links", "naming", "opinfo", "registry", "text", "walk"},
+    {"kinds"},
+    {"make"},
+    {"__init__"},
+]
 HEAVY = {
     "litellm", "graphviz", "llama_cpp", "numpy", "networkx", "openai", "jinja2", "pydantic", "opentelemetry", "mlflow",
     "jsonschema", "referencing", "ray", "cloudpickle", "markupsafe", "tqdm",
@@ -217,3 +225,14 @@ def test_errors_is_the_bottom_module() -> None:
     """Every layer raises trace_opt.errors, so it may import no trace_opt code at all, not even
     for annotations (ExecutionError names its node through a protocol)."""
     assert _module_graph()["trace_opt.errors"] == set()
+
+
+def test_the_nodes_package_imports_one_way() -> None:
+    rows = {f"trace_opt.nodes.{m}" if m != "__init__" else "trace_opt.nodes": i
+            for i, row in enumerate(NODES_LAYERS) for m in row}  # fmt: skip
+    graph = _module_graph()
+    actual = {name for name in graph if name == "trace_opt.nodes" or name.startswith("trace_opt.nodes.")}
+    assert actual == set(rows), f"NODES_LAYERS lists {sorted(rows)}, the package has {sorted(actual)}"
+    for name, row in rows.items():
+        for dep in graph[name] & set(rows):
+            assert rows[dep] <= row, f"{name} imports {dep}, a higher row of NODES_LAYERS"
