@@ -121,3 +121,20 @@ def test_an_llm_function_returns_them_typed() -> None:
     assert result.totals == {2023: decimal.Decimal("10.50"), 2024: decimal.Decimal(3)}
     assert result.events[0].when == datetime.datetime(2024, 5, 1, 9, 30) and result.day == datetime.date(2024, 5, 1)
     assert '"format":"date-time"' in str(llm.calls[0].messages[-1]["content"])  # the schema it was asked for
+
+
+def test_arguments_of_these_types_are_shown_as_replies_must_write_them() -> None:
+    llm = DummyLLM(["3"])
+
+    @llm_function(llm=llm)
+    def busy_days(since: datetime.date, ledger: Ledger) -> int:
+        """How many days since ``since`` had an event."""
+        ...
+
+    ledger = decode(Ledger, LEDGER)
+    assert busy_days(datetime.date(2024, 1, 1), ledger) == 3
+    prompt = str(llm.calls[0].messages[-1]["content"])
+    assert 'since = "2024-01-01"' in prompt
+    assert f'"when": "2024-05-01T09:30:00", "id": "{ID}", "level": "high"' in prompt
+    assert '"totals": {"2023": "10.50", "2024": "3"}' in prompt and "datetime.date(" not in prompt
+    assert decode(Ledger, json.loads(prompt.split("ledger = ", 1)[1].split("\n", 1)[0])) == ledger  # and back
