@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"nodes", "containers"},
     {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast", "funinfo", "arguments"},
     {"bundle", "operators", "node_methods", "modules", "utils"},
-    {"llm", "store", "replay", "execution", "distributed", "compose", "functions", "session"},
+    {"llm", "store", "replay", "execution", "distributed", "compose", "template_sandbox", "functions", "session"},
     {"visualize", "report", "telemetry", "integrations"},
     {"__init__", "cli"},
 ]
