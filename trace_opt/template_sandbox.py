@@ -187,7 +187,8 @@ def _build() -> Any:
                 counts = [x for x in (left, right) if isinstance(x, int)]
                 if sizes and counts and sizes[0] * max(counts[0], 0) > MAX_SIZE:
                     raise _too_big(f"a product of {sizes[0]:,} * {counts[0]:,} items")
-            if operator == "%" and _formatted(left, right if isinstance(right, tuple) else (right,)) > MAX_SIZE:
+            values = right.values() if isinstance(right, dict) else right if isinstance(right, tuple) else (right,)
+            if operator == "%" and _formatted(left, values) > MAX_SIZE:
                 raise _too_big("a %-format")
             return _sized(super().call_binop(context, operator, left, right))
 

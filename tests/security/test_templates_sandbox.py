@@ -86,6 +86,7 @@ BLOWUPS = {
     "percent-width": "{{ '%999999999d' % 1 }}",
     "percent-star": "{{ '%*d' % (999999999, 1) }}",
     "percent-repeat": "{{ ('%s' * 1000) % (('x' * 1000000,) * 1000) }}",
+    "percent-mapping": "{{ ('%(a)s' * 1000) % {'a': 'x' * 1000000} }}",
     "replace-method": "{{ ('a' * 1000000).replace('a', 'aaaa') }}",
     "replace-filter": "{{ ('a' * 1000000)|replace('a', 'aaaa') }}",
     "expandtabs": "{{ ('\t' * 1000000).expandtabs(100) }}",
