@@ -15,8 +15,8 @@ the Jupyter picture by ``trace_opt.visualize``. ``import trace_opt`` loads all o
 The package is split by job: ``kinds`` (the node classes), ``make`` (``node()``), ``naming``
 (names and ``stable_names``), ``links`` (weak children), ``opinfo`` (what an operation is),
 ``frames`` (exceptions as feedback), ``text`` (reprs and descriptions), ``walk`` (ancestry and
-depth) and ``registry``
-(the no-op ``GRAPH``). Import from ``trace_opt.nodes``: the submodules are private.
+depth) and ``registry`` (the no-op ``GRAPH``). Import from ``trace_opt.nodes``: the submodules
+are private.
 """
 
 from __future__ import annotations
