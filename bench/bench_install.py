@@ -44,7 +44,7 @@ def main() -> None:
         if proc.returncode:
             raise SystemExit(f"bench_install: the build failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
         # .ci/install shows these cmake lines as its progress: check that pip -v prints them.
-        progress = re.findall(r"^\[ *(?:\d+%|\d+/\d+)\]", proc.stdout + proc.stderr, re.M)  # make or ninja
+        progress = re.findall(r"^\s*\[ *(?:\d+%|\d+/\d+)\]", proc.stdout + proc.stderr, re.M)  # make or ninja, indented by pip
         built = sorted(p.name for p in Path(tmp).glob("*.whl"))
     load_after = [round(x, 2) for x in os.getloadavg()]
     minutes = round(seconds / 60, 1)

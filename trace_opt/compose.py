@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import template_sandbox
 from .bundle import FunModule
 from .errors import ConstraintError, SandboxError
 from .execution import run as _run_awaitable
@@ -210,7 +211,7 @@ def _execute_template(tpl: Template, variables: dict[str, Any]) -> MessageNode[s
         return place
 
     def render(text: str, **values: Any) -> str:
-        env = _sandboxed_environment()
+        env = template_sandbox.environment()
         try:
             return env.from_string(text).render(**values, generate_text=make("generate"), select=make("select"))
         except jinja2.exceptions.SecurityError as exc:
@@ -220,41 +221,6 @@ def _execute_template(tpl: Template, variables: dict[str, Any]) -> MessageNode[s
     render_op = FunModule(render, name="render_template", description="Renders the prompt template.", operator=True)
     skeleton = render_op(tpl.text, **variables)
     return _fill(skeleton, gens, tpl.llm)
-
-
-#: Longest string or sequence a template may build with ``*`` / ``**`` (``{{ "a" * 10**9 }}``).
-_MAX_PRODUCT = 1_000_000
-_ENV: list[Any] = []
-
-
-def _sandboxed_environment() -> Any:
-    """jinja2's ``ImmutableSandboxedEnvironment``, built once: a template is untrusted text.
-
-    A trainable template is written by an LLM and a loaded one by whoever sent the file, so
-    it renders in jinja2's sandbox: no attribute starting with ``_`` (``__class__``,
-    ``__globals__``...), no method that mutates a value, ``range`` capped, and here also no
-    ``*`` / ``**`` whose result is over a million items or digits.
-    """
-    if _ENV:
-        return _ENV[0]
-    import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class _Env(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset(["*", "**"])
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**" and isinstance(right, int) and abs(right) > 64 and not isinstance(left, float):
-                raise jinja2.exceptions.SecurityError(f"{left!r:.20} ** {right} is too large")
-            if operator == "*":
-                sizes = [len(x) for x in (left, right) if isinstance(x, (str, list, tuple))]
-                counts = [x for x in (left, right) if isinstance(x, int)]
-                if sizes and counts and sizes[0] * max(counts[0], 0) > _MAX_PRODUCT:
-                    raise jinja2.exceptions.SecurityError(f"a product of {sizes[0]} * {counts[0]} items is too large")
-            return super().call_binop(context, operator, left, right)
-
-    _ENV.append(_Env(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True))
-    return _ENV[0]
 
 
 def _fill(skeleton: MessageNode[str], gens: list[Generate], default_llm: Any) -> MessageNode[str]:

@@ -41,10 +41,7 @@ working, and every message names the bad value and ends with a ``help:`` line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .nodes import ExceptionNode
+from typing import Any, Protocol
 
 __all__ = [
     "AuthenticationError",
@@ -88,6 +85,20 @@ def with_help(message: str, hint: str | None) -> str:
     return f"{message}\nhelp: {hint}" if hint else message
 
 
+class FailedCall(Protocol):
+    """What ``ExecutionError`` needs of the graph node recording a failed call: in practice a
+    ``trace_opt.ExceptionNode``. A protocol, not the class, because this module is the bottom
+    layer and imports no node code (nodes raise these errors)."""
+
+    @property
+    def data(self) -> Any: ...
+
+    @property
+    def exception(self) -> BaseException: ...
+
+    def backward(self, feedback: Any = ..., propagator: Any = ..., retain_graph: bool = ..., visualize: bool = ...) -> Any: ...
+
+
 class TraceOptError(Exception):
     """Base of every error raised by trace_opt."""
 
@@ -109,7 +120,7 @@ class ExecutionError(TraceOptError):
     ...     e.exception_node.backward("do not divide by zero")
     """
 
-    def __init__(self, exception_node: ExceptionNode) -> None:
+    def __init__(self, exception_node: FailedCall) -> None:
         self.exception_node = exception_node
         super().__init__(str(exception_node.data))
 

@@ -185,64 +185,64 @@ for _fn in (lower, upper, title, swapcase, capitalize, split, strip, replace, fo
 
 
 # -- dicts and containers (results are copies, as in Trace) --------------------------------------
-def _keys(x: Any) -> Any:
-    if not isinstance(x, dict):
-        raise AttributeError(f"{type(x).__name__!r} object has no attribute 'keys'")
-    return list(x.keys())
+def _listed(view: str) -> Callable[[Any], Any]:
+    """``list(x.keys())`` or ``list(x.values())``, for dicts only (as in Trace)."""
+
+    def run(x: Any) -> Any:
+        if not isinstance(x, dict):
+            raise AttributeError(f"{type(x).__name__!r} object has no attribute {view!r}")
+        return list(builtins.getattr(x, view)())
+
+    run.__name__ = run.__qualname__ = f"_{view}"
+    return run
 
 
-def _values(x: Any) -> Any:
-    if not isinstance(x, dict):
-        raise AttributeError(f"{type(x).__name__!r} object has no attribute 'values'")
-    return list(x.values())
+keys = _operator(_listed("keys"), "The keys of the dict x, as a list.", "keys")
+values = _operator(_listed("values"), "The values of the dict x, as a list.", "values")
 
-
-keys = _operator(_keys, "The keys of the dict x, as a list.", "keys")
-values = _operator(_values, "The values of the dict x, as a list.", "values")
-
-
-def dict_update(x: Any, y: Any) -> Any: return _mutated(x, "update", y)  # noqa: E704
-def dict_pop(x: Any, key: Any) -> Any: return _mutated(x, "pop", key)  # noqa: E704
-def dict_popitem(x: Any) -> Any: return _mutated(x, "popitem")  # noqa: E704
-def list_append(x: Any, y: Any) -> Any: return _mutated(x, "append", y)  # noqa: E704
-def list_clear(x: Any) -> Any: return _mutated(x, "clear")  # noqa: E704
-def list_extend(x: Any, y: Any) -> Any: return _mutated(x, "extend", y)  # noqa: E704
-def list_insert(x: Any, index: Any, y: Any) -> Any: return _mutated(x, "insert", index, y)  # noqa: E704
-def list_pop(x: Any, index: Any) -> Any: return _mutated(x, "pop", index)  # noqa: E704
-def list_remove(x: Any, y: Any) -> Any: return _mutated(x, "remove", y)  # noqa: E704
-def list_reverse(x: Any) -> Any: return _mutated(x, "reverse")  # noqa: E704
-def set_add(x: Any, y: Any) -> Any: return _mutated(x, "add", y)  # noqa: E704
-def set_clear(x: Any) -> Any: return _mutated(x, "clear")  # noqa: E704
-def set_discard(x: Any, y: Any) -> Any: return _mutated(x, "discard", y)  # noqa: E704
-def set_intersection_update(x: Any, y: Any) -> Any: return _mutated(x, "intersection_update", y)  # noqa: E704
-def set_pop(x: Any) -> Any: return _mutated(x, "pop")  # noqa: E704
-def set_remove(x: Any, y: Any) -> Any: return _mutated(x, "remove", y)  # noqa: E704
-def set_symmetric_difference_update(x: Any, y: Any) -> Any: return _mutated(x, "symmetric_difference_update", y)  # noqa: E704
-def set_update(x: Any, y: Any) -> Any: return _mutated(x, "update", y)  # noqa: E704
-
-
-_COPY_DOCS: dict[Callable[..., Any], str] = {
-    dict_update: "A copy of the dict x updated with y.",
-    dict_pop: "A copy of the dict x without key.",
-    dict_popitem: "A copy of the dict x without its last item.",
-    list_append: "A copy of x with y appended.",
-    list_clear: "An empty copy of x.",
-    list_extend: "A copy of x extended with y.",
-    list_insert: "A copy of x with y inserted at index.",
-    list_pop: "A copy of x without the item at index.",
-    list_remove: "A copy of x without the first y.",
-    list_reverse: "A reversed copy of x.",
-    set_add: "A copy of the set x with y added.",
-    set_clear: "An empty copy of the set x.",
-    set_discard: "A copy of the set x without y.",
-    set_intersection_update: "A copy of the set x intersected with y.",
-    set_pop: "A copy of the set x without one arbitrary element.",
-    set_remove: "A copy of the set x without y (y must be present).",
-    set_symmetric_difference_update: "A copy of the set x updated with its symmetric difference with y.",
-    set_update: "A copy of the set x updated with y.",
+# Trace's list_*, set_* and dict_* operators: ``x.<method>(...)`` on a shallow copy of x, the
+# method being the name after the prefix (list_append runs append). Each entry: the parameters
+# after x, named as in Trace (prompts show them), and what the operator returns.
+_COPY_OPS: dict[str, tuple[tuple[str, ...], str]] = {
+    "dict_update": (("y",), "A copy of the dict x updated with y."),
+    "dict_pop": (("key",), "A copy of the dict x without key."),
+    "dict_popitem": ((), "A copy of the dict x without its last item."),
+    "list_append": (("y",), "A copy of x with y appended."),
+    "list_clear": ((), "An empty copy of x."),
+    "list_extend": (("y",), "A copy of x extended with y."),
+    "list_insert": (("index", "y"), "A copy of x with y inserted at index."),
+    "list_pop": (("index",), "A copy of x without the item at index."),
+    "list_remove": (("y",), "A copy of x without the first y."),
+    "list_reverse": ((), "A reversed copy of x."),
+    "set_add": (("y",), "A copy of the set x with y added."),
+    "set_clear": ((), "An empty copy of the set x."),
+    "set_discard": (("y",), "A copy of the set x without y."),
+    "set_intersection_update": (("y",), "A copy of the set x intersected with y."),
+    "set_pop": ((), "A copy of the set x without one arbitrary element."),
+    "set_remove": (("y",), "A copy of the set x without y (y must be present)."),
+    "set_symmetric_difference_update": (("y",), "A copy of the set x updated with its symmetric difference with y."),
+    "set_update": (("y",), "A copy of the set x updated with y."),
 }
-for _fn, _doc in _COPY_DOCS.items():
-    globals()[_fn.__name__] = _operator(_fn, _doc)
+
+# One function per parameter list, so each operator keeps real parameter names (bundle reads
+# them from the code object; ``*args`` would show as ``args_0``).
+_WITH_PARAMETERS: dict[tuple[str, ...], Callable[[str], Callable[..., Any]]] = {
+    (): lambda method: lambda x: _mutated(x, method),
+    ("y",): lambda method: lambda x, y: _mutated(x, method, y),
+    ("key",): lambda method: lambda x, key: _mutated(x, method, key),
+    ("index",): lambda method: lambda x, index: _mutated(x, method, index),
+    ("index", "y"): lambda method: lambda x, index, y: _mutated(x, method, index, y),
+}
+
+
+def _copy_operator(name: str, params: tuple[str, ...], doc: str) -> FunModule:
+    fn = _WITH_PARAMETERS[params](name.split("_", 1)[1])
+    fn.__name__ = fn.__qualname__ = name  # how a Ray worker's operator is found again
+    return _operator(fn, doc, name)
+
+
+for _name, (_params, _doc) in _COPY_OPS.items():
+    globals()[_name] = _copy_operator(_name, _params, _doc)
 
 
 def _list_sort(x: Any, key: Any = None, reverse: Any = False) -> Any:

@@ -6,15 +6,14 @@ when several processes created the cache together)."""
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import random
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from process_harness import BARRIER_TIMEOUT_S, PROCESSES, run_together
 
-PROCESSES = 8
 ROUNDS = 20
 KEYS = 24  # distinct prompts per round, asked by every process in its own order
 
@@ -68,10 +67,10 @@ def _worker(root: str, who: int, barrier: Any, results: Any) -> None:
         wrong += sum(t != "answer to " + p for p, t in zip(prompts, texts))
 
     for r in range(ROUNDS):
-        barrier.wait(timeout=120)
+        barrier.wait(timeout=BARRIER_TIMEOUT_S)
         ask_round(r)
     first = calls[0]
-    barrier.wait(timeout=120)
+    barrier.wait(timeout=BARRIER_TIMEOUT_S)
     for r in range(ROUNDS):  # the re-run: new Cache objects, so nothing comes from memory
         ask_round(r)
     results.put({"who": who, "first": first, "rerun": calls[0] - first, "failures": failures,
@@ -82,18 +81,7 @@ def _worker(root: str, who: int, barrier: Any, results: Any) -> None:
 def test_processes_started_together_on_a_fresh_cache(tmp_path: Path) -> None:
     from trace_opt.llm import Cache
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(PROCESSES)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(str(tmp_path), who, barrier, results)) for who in range(PROCESSES)]
-    for p in procs:
-        p.start()
-    reports = [results.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
-    failures = [f for rep in reports for f in rep["failures"]]
-    assert failures == [], f"{len(failures)} failed call(s), first: {failures[0]}"
+    reports = run_together(_worker, str(tmp_path), processes=PROCESSES)
     assert sum(rep["wrong"] for rep in reports) == 0
     assert [w for rep in reports for w in rep["warnings"]] == []
     # Each key answered at least once per round (racing processes may both miss a key).

@@ -3,14 +3,13 @@ Every commit that returned a ref must be in the file afterwards (issue 21)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from process_harness import BARRIER_TIMEOUT_S, PROCESSES, run_together
 
-PROCESSES = 8
 ROUNDS = 20
 SHARED = 16  # objects every process commits (same content: stored once)
 OWN = 8  # objects only this process commits
@@ -30,7 +29,7 @@ def _worker(root: str, who: int, barrier: Any, results: Any) -> None:
     for r in range(ROUNDS):
         values: list[Any] = [{"shared": k} for k in range(SHARED)] + [{"who": who, "k": k} for k in range(OWN)]
         rng.shuffle(values)
-        barrier.wait(timeout=120)
+        barrier.wait(timeout=BARRIER_TIMEOUT_S)
         try:
             with Store(Path(root) / f"round-{r}.db") as store:
                 committed[r] = [store.commit(v).digest for v in values]
@@ -47,18 +46,7 @@ def _worker(root: str, who: int, barrier: Any, results: Any) -> None:
 def test_processes_started_together_on_a_fresh_store(tmp_path: Path) -> None:
     from trace_opt.store import Store
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(PROCESSES)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(str(tmp_path), who, barrier, results)) for who in range(PROCESSES)]
-    for proc in procs:
-        proc.start()
-    reports = [results.get(timeout=300) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=60)
-        assert proc.exitcode == 0
-    failures = [f for rep in reports for f in rep["failures"]]
-    assert failures == [], f"{len(failures)} failed call(s), first: {failures[0]}"
+    reports = run_together(_worker, str(tmp_path), processes=PROCESSES)
     for r in range(ROUNDS):
         with Store(tmp_path / f"round-{r}.db") as store:
             for rep in reports:

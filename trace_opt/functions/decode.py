@@ -5,6 +5,14 @@ fields decoded, so a bad reply never leaves a half-built value behind. Its error
 path (``$.customers[2].age: expected an integer, got 'thirty'``), which is what the model is
 shown when it is asked again. Finding the JSON in a reply is ``reply.parse_reply``'s job.
 
+Why not pydantic's ``TypeAdapter`` for everything: its lax mode turns ``"3"`` into 3 and ``1``
+into True, which hides a model that ignored the schema, and its strict mode refuses ``3.0`` for
+an int and an Enum member's name; it also accepts unknown dataclass fields. The containers,
+scalars, Enums, Literals, dataclasses and TypedDicts are therefore decoded here, strictly and
+with the leniency LLM replies need; every other type the schema side accepts (pydantic models,
+``datetime``, ``date``, ``UUID``, ``Decimal``, ``Path``...) is validated by pydantic, the
+library that wrote its schema, and its errors get the same JSON path.
+
 >>> from dataclasses import dataclass
 >>> @dataclass
 ... class Point:
@@ -19,6 +27,7 @@ from __future__ import annotations
 import collections.abc as cabc
 import dataclasses
 import enum
+import functools
 import json
 import math
 import types
@@ -39,10 +48,6 @@ def _fail(path: str, message: str) -> ValueError:
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, default=repr) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_pydantic(tp: Any) -> bool:
-    return isinstance(tp, type) and callable(getattr(tp, "model_validate", None))
 
 
 def _is_typeddict(tp: Any) -> bool:
@@ -101,8 +106,8 @@ def decode(tp: Any, data: Any, path: str = "$") -> Any:
         return tuple(decode(a, item, f"{path}[{i}]") for i, (a, item) in enumerate(zip(args or [typing.Any] * len(items), items)))
     if origin in (dict, cabc.Mapping, cabc.MutableMapping) or tp is dict:
         obj = _object(tp, data, path)
-        inner = args[1] if len(args) == 2 else typing.Any
-        return {k: decode(inner, v, f"{path}.{k}") for k, v in obj.items()}
+        key, inner = args if len(args) == 2 else (typing.Any, typing.Any)
+        return {_key(key, k, f"{path}.{k}"): decode(inner, v, f"{path}.{k}") for k, v in obj.items()}
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp, data, path)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -117,15 +122,7 @@ def decode(tp: Any, data: Any, path: str = "$") -> Any:
         if unknown:
             raise _fail(path, f"{tp.__name__} has no key(s) {unknown}")
         return {k: decode(hints[k], v, f"{path}.{k}") for k, v in obj.items()}
-    if _is_pydantic(tp):
-        try:
-            return tp.model_validate(data)
-        except ValueError as e:  # pydantic's ValidationError is a ValueError
-            raise _fail(path, f"not a valid {tp.__name__}: {e}") from None
-    raise TypeError(
-        f"cannot decode values of type {display(tp)}\nhelp: annotate with str/int/float/bool, list/dict/tuple/"
-        "Optional/Literal, an Enum, a dataclass, a TypedDict or a pydantic model"
-    )
+    return _pydantic(tp, data, path)  # pydantic models, datetime, UUID, Decimal, ...
 
 
 def _scalar(tp: type, data: Any, path: str) -> Any:
@@ -205,3 +202,49 @@ def _dataclass(tp: type, data: Any, path: str) -> Any:
         return tp(**kwargs)
     except (ValueError, TypeError) as e:  # __post_init__ validation: the model can fix the values
         raise _fail(path, f"{tp.__name__}({', '.join(f'{k}=...' for k in kwargs)}) was rejected: {e}") from None
+
+
+def _key(tp: Any, key: str, path: str) -> Any:
+    """A JSON object key as a key of type ``tp``. JSON keys are always strings, so ``"1"``
+    stands for 1 in ``dict[int, str]``: a key that is JSON text is read as that value first."""
+    if tp in (str, typing.Any, object):
+        return key
+    try:
+        return decode(tp, json.loads(key), path)
+    except ValueError:  # not JSON text ("gold", "2024-05-01"), or JSON of the wrong type
+        return decode(tp, key, path)
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(tp: Any) -> Any:
+    from pydantic import PydanticSchemaGenerationError, PydanticUserError, TypeAdapter
+
+    try:
+        return TypeAdapter(tp)
+    except (PydanticSchemaGenerationError, PydanticUserError) as e:
+        raise TypeError(
+            f"cannot decode values of type {display(tp)}: {str(e).splitlines()[0]}\nhelp: annotate with str/int/"
+            "float/bool, list/dict/tuple/Optional/Literal, an Enum, a dataclass, a TypedDict, a pydantic model or "
+            "another type pydantic validates (datetime, UUID, Decimal...)"
+        ) from None
+
+
+def _pydantic(tp: Any, data: Any, path: str) -> Any:
+    """``TypeAdapter(tp).validate_python(data)`` (lax: ISO text becomes a datetime), its first
+    error reported at its JSON path below ``path``."""
+    from pydantic import ValidationError
+
+    try:
+        hash(tp)
+    except TypeError:  # e.g. Annotated[..., <a list>]: not cached, built each time
+        adapter = _adapter.__wrapped__(tp)
+    else:
+        adapter = _adapter(tp)
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        where = path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        name = getattr(tp, "__name__", None) or display(tp)
+        what = f"not a valid {name}" if where == path else f"in {name}"
+        raise _fail(where, f"{what}: {first['msg']}, got {_short(first['input'])}") from None

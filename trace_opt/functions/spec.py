@@ -31,7 +31,8 @@ _RECEIVERS = ("self", "cls")
 
 def jsonable(value: Any) -> Any:
     """``value`` as plain JSON data for a prompt: nodes unwrapped, dataclasses and pydantic
-    models as objects, Enums as their values, anything else as its ``repr``.
+    models as objects, Enums as their values, datetimes, UUIDs, decimals... as pydantic writes
+    them, anything else as its ``repr``.
 
     >>> import enum
     >>> class Tier(enum.Enum):
@@ -52,14 +53,19 @@ def jsonable(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump) and not isinstance(value, type):
         return jsonable(dump(mode="json"))
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # keys as decode reads them back: 2023 -> "2023", True -> "true"
+        return {j if isinstance(j := jsonable(k), str) else json.dumps(j): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [jsonable(v) for v in value]
         return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
     if getattr(type(value), "__repr__", None) is object.__repr__ and hasattr(value, "__dict__"):
         return {k: jsonable(v) for k, v in vars(value).items() if not k.startswith("_")}
-    return repr(value)
+    from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+    try:  # datetimes, UUIDs, decimals... as pydantic writes them: as replies must write them
+        return to_jsonable_python(value)
+    except PydanticSerializationError:
+        return repr(value)
 
 
 def _dumps(value: Any) -> str:

@@ -11,6 +11,8 @@ here, never in the user's process:
   another worker, so nothing one rewrite leaves behind reaches another;
 - per call, one deadline for the whole exchange: on timeout, a reply that is too big,
   malformed, extra or for another request, the worker's process group is killed;
+- after each call the parent counts the worker's scratch folder (entries and MB on disk):
+  past ``SandboxLimits.max_files`` / ``max_scratch_mb`` the worker and its folder go;
 - arguments, the globals the function needs and results cross as tagged JSON data, never
   pickle, so a result cannot run code when it arrives.
 
@@ -40,7 +42,7 @@ from ..secrets import logger
 from . import isolation
 from .environment import environment
 from .isolation import Isolation
-from .process import ProtocolError, Timeout, WorkerProcess, escape_controls
+from .process import ProtocolError, Timeout, WorkerProcess, check_scratch, escape_controls
 from .worker import Unsendable, decode, encode
 
 __all__ = ["Isolation", "Sandbox", "SandboxLimits", "get_sandbox", "use_sandbox"]
@@ -51,12 +53,15 @@ log = logger(__name__)
 @dataclass(frozen=True)
 class SandboxLimits:
     """Limits for sandboxed calls: seconds per call, megabytes of extra memory per worker,
-    number of warm workers (each serves one function), and the size of a reply in MB."""
+    number of warm workers (each serves one function), the size of a reply in MB, and what a
+    worker may keep in its scratch folder: entries (files, folders, links) and MB on disk."""
 
     timeout: float = 10.0
     memory_mb: int = 512
     workers: int = 4
     max_reply_mb: int = 64
+    max_files: int = 1000
+    max_scratch_mb: int = 256
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -67,6 +72,10 @@ class SandboxLimits:
             raise ValueError(f"Invalid workers: {self.workers!r} (help: pass at least 1)")
         if self.max_reply_mb < 1:
             raise ValueError(f"Invalid max_reply_mb: {self.max_reply_mb!r} (help: pass at least 1)")
+        if self.max_files < 1:
+            raise ValueError(f"Invalid max_files: {self.max_files!r} (help: pass at least 1)")
+        if self.max_scratch_mb < 1:
+            raise ValueError(f"Invalid max_scratch_mb: {self.max_scratch_mb!r} (help: pass at least 1)")
 
     def worker_config(self, kind: Isolation) -> dict[str, Any]:
         program = isolation.seccomp_program()
@@ -79,6 +88,7 @@ class SandboxLimits:
             "nproc": 64 if kind == "os" else None,  # per user namespace only under bwrap
             "seccomp": program.hex() if program else None,
             "max_frame": self.max_reply_mb * 2**20,
+            "max_files": self.max_files,
         }
 
 
@@ -196,6 +206,7 @@ class Sandbox:
         reusable = False
         try:
             reply = worker.exchange(request, time.monotonic() + self.limits.timeout, self.limits.max_reply_mb * 2**20)
+            check_scratch(worker.scratch, name, self.limits.max_files, self.limits.max_scratch_mb)
             worker.key = key
             reusable = True
         except Timeout:

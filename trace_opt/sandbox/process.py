@@ -15,13 +15,15 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from typing import Any
 
+from ..errors import SandboxError
 from ..secrets import logger
 from . import isolation
-from .worker import _HEADER, frame
+from .worker import _HEADER, frame, scratch_usage
 
 log = logger("trace_opt.sandbox")
 
@@ -172,7 +174,53 @@ class WorkerProcess:
                     stream.close()
             except OSError:
                 pass
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_tree(self.scratch)
         if self._held:
             self._held = False
             isolation.release_nondumpable()
+
+
+def remove_tree(root: str) -> None:
+    """``shutil.rmtree`` that also removes what sandboxed code made unreadable (a folder it
+    chmod-ed to 000), so nothing it wrote outlives its worker. Permissions are restored through
+    an ``O_PATH | O_NOFOLLOW`` descriptor: a link put in a folder's place is never followed."""
+    opened: list[str] = []
+
+    def restore(func: Any, path: str, exc: Any) -> None:
+        exc = exc[1] if isinstance(exc, tuple) else exc  # onerror passes exc_info, onexc the exception
+        if not isinstance(exc, PermissionError):
+            return
+        for target in (path, os.path.dirname(path)):
+            try:
+                fd = os.open(target, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY)
+            except OSError:
+                continue
+            try:
+                os.chmod(f"/proc/self/fd/{fd}", 0o700)
+                opened.append(target)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    hook = {"onexc": restore} if sys.version_info >= (3, 12) else {"onerror": restore}
+    while True:  # each pass removes what the previous one opened up
+        opened.clear()
+        shutil.rmtree(root, **hook)  # type: ignore[arg-type]
+        if not os.path.lexists(root) or not opened:
+            return
+
+
+def check_scratch(scratch: str, name: str, max_files: int, max_scratch_mb: int) -> None:
+    """Raise ``SandboxError`` if a call left more in its worker's scratch folder than the limits
+    allow. Counted here, in the parent: the worker's own guard can be got around."""
+    files, size, unreadable = scratch_usage(scratch, max_files)
+    hint = "write fewer or smaller files, delete the ones you no longer need, or raise SandboxLimits"
+    if unreadable is not None:
+        raise SandboxError(f"{name} made a folder in its sandbox scratch folder that cannot be read", hint=hint)
+    if files > max_files:
+        raise SandboxError(f"{name} left more than {max_files} files and folders in its sandbox scratch folder "
+                           f"(SandboxLimits.max_files={max_files})", hint=hint)  # fmt: skip
+    if size > max_scratch_mb * 2**20:
+        raise SandboxError(f"{name} left {size / 2**20:.0f} MB in its sandbox scratch folder "
+                           f"(SandboxLimits.max_scratch_mb={max_scratch_mb})", hint=hint)  # fmt: skip

@@ -15,6 +15,7 @@ too, so both sides share one definition.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import struct
@@ -102,24 +103,77 @@ _BLOCKED_PREFIXES = (
 )  # fmt: skip
 _PATH_EVENTS = frozenset({"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
                           "os.symlink", "os.link", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile"})  # fmt: skip
+_NEW_ENTRY_EVENTS = frozenset({"os.mkdir", "os.symlink", "os.link"})
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
-def install_guard(scratch: str) -> None:
-    """Audit hook refusing sockets, new processes, ctypes and writes outside ``scratch``.
+def scratch_usage(root: str, stop_after: int) -> tuple[int, int, str | None]:
+    """(entries, bytes on disk, a folder that could not be read or None) under ``root``.
 
-    Defence in depth only: the code it watches shares its interpreter and can get around it.
-    The boundary is the OS (namespaces, read-only mounts, seccomp)."""
-    scratch = os.path.realpath(scratch)
+    Every entry counts (files, folders, links, fifos); links are not followed. Counting stops
+    once it passes ``stop_after`` entries, so a flooded folder costs no more than a full one.
+    Used by the worker's guard and, authoritatively, by the parent after every call."""
+    entries = size = 0
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as found:
+                for entry in found:
+                    entries += 1
+                    if entries > stop_after:
+                        return entries, size, None
+                    st = entry.stat(follow_symlinks=False)
+                    size += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+        except FileNotFoundError:  # removed while we looked
+            continue
+        except OSError:
+            return entries, size, folder
+    return entries, size, None
 
-    def inside(path: Any) -> bool:
+
+class _Scratch:
+    """The scratch folder as the guard sees it: which paths are in it, and room for entries.
+
+    Creations are counted (cheap); when that count reaches ``max_files`` what is really there
+    is counted, so files the code deleted make room again."""
+
+    def __init__(self, root: str, max_files: int | None) -> None:
+        self.root = os.path.realpath(root)
+        self.max_files = max_files
+        self.known = 0  # entries in the folder, at most
+
+    def holds(self, path: Any) -> bool:
         if isinstance(path, int):  # an already open descriptor
             return True
         try:
             real = os.path.realpath(os.fsdecode(path))
         except (TypeError, ValueError):
             return False
-        return real == scratch or real.startswith(scratch + os.sep)
+        return real == self.root or real.startswith(self.root + os.sep)
+
+    def new_entry(self) -> None:
+        if self.max_files is None:
+            return
+        self.known += 1
+        if self.known > self.max_files:
+            self.known = scratch_usage(self.root, self.max_files)[0] + 1
+            if self.known > self.max_files:
+                self.known -= 1
+                raise OSError(errno.EDQUOT, f"the sandbox's scratch folder holds at most {self.max_files} files and "
+                              "folders: delete ones you no longer need before making more")  # fmt: skip
+
+
+def install_guard(scratch: str, max_files: int | None = None) -> None:
+    """Audit hook refusing sockets, new processes, ctypes, writes outside ``scratch`` and, with
+    ``max_files``, new entries past that many in it.
+
+    Defence in depth only: the code it watches shares its interpreter and can get around it.
+    The boundary is the OS (namespaces, read-only mounts, seccomp), and the parent counts the
+    scratch folder after every call."""
+    room = _Scratch(scratch, max_files)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "socket.__new__" and len(args) > 1 and args[1] == 1:  # AF_UNIX: asyncio's self-pipe;
@@ -130,12 +184,17 @@ def install_guard(scratch: str) -> None:
         if event == "open":
             path, mode, flags = args
             writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(flags & _WRITE_FLAGS)
-            if writing and not inside(path):
+            if writing and not room.holds(path):
                 raise PermissionError(f"writing outside the sandbox's scratch folder is not allowed: {path!r}")
+            creating = (isinstance(mode, str) and any(c in mode for c in "wxa")) or bool(flags & os.O_CREAT)
+            if creating and not isinstance(path, int) and not os.path.lexists(path):
+                room.new_entry()
         elif event in _PATH_EVENTS:
             for path in args[:2]:
-                if isinstance(path, (str, bytes, os.PathLike)) and not inside(path):
+                if isinstance(path, (str, bytes, os.PathLike)) and not room.holds(path):
                     raise PermissionError(f"changing files outside the sandbox's scratch folder is not allowed: {path!r}")
+            if event in _NEW_ENTRY_EVENTS:
+                room.new_entry()
 
     sys.addaudithook(hook)
 
@@ -282,7 +341,7 @@ def main() -> None:
     os.chdir(config["scratch"])
     if config.get("seccomp"):
         install_seccomp(bytes.fromhex(config["seccomp"]))
-    install_guard(config["scratch"])
+    install_guard(config["scratch"], config.get("max_files"))
     write_frame(protocol, {"ready": True, "pid": os.getpid(), "seccomp": bool(config.get("seccomp"))})
     state: dict[str, Any] = {}
     cap = config["max_frame"]

@@ -1,206 +1,29 @@
-"""Graph nodes: values that remember where they came from.
+"""The node classes: ``Node`` (a traced value), ``ParameterNode`` (a trainable one),
+``MessageNode`` (the result of an operation) and ``ExceptionNode`` (an operation that raised).
 
-A node holds a value (``.data``) and the nodes it was computed from (``.parents``). There is
-no global registry, and a node knows its children only through weak references: a graph is
-kept alive only by the output the user holds, and it is freed when that output is dropped
-(Trace's global ``GRAPH`` keeps every node forever; ``GRAPH`` here is a no-op kept for ported
-code). As in Trace, ``==`` compares the wrapped values while hashing is by identity, so two
-nodes with equal values stay two dict keys; code that needs identity says ``is``.
-
-Behaviour that needs higher layers is attached to ``Node`` by those layers, so this module
-imports nothing above it: the traced operators (``+``, ``[]``, method calls on the wrapped
-value, ...) by ``trace_opt.operators``, ``Node.backward`` by ``trace_opt.propagation``, and
-the Jupyter picture by ``trace_opt.visualize``. ``import trace_opt`` loads all of them.
+They live together because each refers to the others: a node's dependencies are the
+parameters and traceable-code results among its ancestors, and its traced operators return
+message nodes. Naming, child links, text forms and exception formatting are the small
+modules beside this one.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import itertools
-import re
-import threading
-import traceback
-import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
-from contextvars import ContextVar
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .context import using
-from .errors import BackwardError, ConstraintViolation, with_help
+from ..errors import ConstraintViolation, with_help
+from .frames import format_exception
+from .links import Children, link_shared, live_children, ref
+from .naming import NAMING, clean_name, ids
+from .opinfo import OpInfo
+from .text import NODE_TEXT, PARAMETER_TEXT, as_text, short, tagged
+from .walk import ancestry, depth
 
-__all__ = [
-    "ExceptionNode",
-    "GRAPH",
-    "MessageNode",
-    "Naming",
-    "Node",
-    "OpInfo",
-    "ParameterNode",
-    "WithInfo",
-    "node",
-    "stable_names",
-]
+__all__ = ["ExceptionNode", "MessageNode", "Node", "ParameterNode"]
 
 T = TypeVar("T")
-
-# One counter for all names: names are for people reading prompts and pictures, identity is
-# the object itself. next() on itertools.count is atomic under the GIL.
-_ids = itertools.count()
-
-_REPR_LIMIT = 80
-
-
-def _short(value: Any, limit: int = _REPR_LIMIT) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _clean_name(name: str) -> str:
-    # Optimizer prompts use names as variable identifiers; keep them identifier-like.
-    return name.replace(":", "_").replace(" ", "_") or "node"
-
-
-_NODE_TEXT = "[Node] This is a node in a computational graph."
-_PARAMETER_TEXT = "[ParameterNode] This is a ParameterNode in a computational graph."
-
-
-def _tagged(text: str | None, tag: str, default: str) -> str:
-    """Trace's description form: ``[tag] text``, unless the text already starts with a tag."""
-    if not text:
-        return default
-    if _TAG.match(text):
-        return text
-    return f"[{tag}] {text.strip()}"
-
-
-_TAG = re.compile(r"^\[([^\[\]]+)\]")
-
-
-class _ChildLink(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference to a child that removes itself from its parents' tables when the
-    child is freed, so a parent that lives on (a parameter used in a million calls) keeps no
-    trace of dropped children. A child never keeps anything alive: only parents are strong
-    references."""
-
-    __slots__ = ("parents",)
-    parents: tuple[Node[Any], ...]
-
-
-def _unlink(link: _ChildLink) -> None:
-    for parent in link.parents:
-        kids = parent._children
-        if kids is link:
-            parent._children = None
-        elif type(kids) is dict:
-            kids.pop(link, None)
-            if not kids:  # drop the table too: a dict never shrinks on deletion
-                parent._children = None
-
-
-def _link_shared(child: Node[Any], parents: tuple[Node[Any], ...]) -> None:
-    """Register ``child`` with parents of which one at least has another live child.
-
-    ``parent._children`` is None, one plain weak reference (the parent's latest child, maybe
-    dead: the common case of a value used once, which costs no table and no callback; see
-    ``MessageNode.__init__``), or a dict of ``_ChildLink`` whose callbacks keep it free of
-    dead children. The dict appears when a parent gets a second live child, so only parents
-    shared by live results pay for the bookkeeping; a dead single reference is one small
-    object per parent, never one per call.
-    """
-    link = _ChildLink(child, _unlink)
-    link.parents = parents
-    for parent in parents:
-        kids = parent._children
-        if kids is None:
-            parent._children = link
-        elif type(kids) is dict:
-            kids[link] = None
-        else:
-            older = kids()  # type: ignore[operator]  # a weak reference
-            if older is None or older is child:
-                parent._children = link
-            else:  # a second live child: a table, with the older child's link upgraded
-                up = _ChildLink(older, _unlink)
-                up.parents = (parent,)
-                parent._children = {up: None, link: None}
-
-
-_ref = weakref.ref  # bound once: read on every traced call
-
-
-class _NoGraph:
-    """Stand-in for Trace's global ``GRAPH`` registry, for code ported from Trace.
-
-    trace_opt keeps no global graph (a graph lives as long as its output, see the module
-    docstring), so there is nothing to clear: ``GRAPH.clear()`` does nothing, and Trace
-    scripts that call it between examples run unchanged.
-
-    >>> import trace_opt as trace
-    >>> trace.GRAPH.clear()
-    """
-
-    __slots__ = ()
-
-    def clear(self) -> None:
-        """Nothing to do: unreferenced nodes are already freed."""
-
-    def __len__(self) -> int:
-        return 0
-
-    def __repr__(self) -> str:
-        return "<trace_opt GRAPH: no global registry (a no-op kept for code ported from Trace)>"
-
-
-GRAPH = _NoGraph()
-
-
-class OpInfo:
-    """What an operation is, for optimizer prompts and pictures: a name, its documentation,
-    its source (if known) and the names of its positional parameters."""
-
-    __slots__ = ("name", "doc", "source", "argnames", "varargs", "fun")
-
-    def __init__(
-        self,
-        name: str,
-        doc: str = "",
-        source: str | None = None,
-        argnames: tuple[str, ...] = (),
-        varargs: str | None = None,
-        fun: Any = None,
-    ) -> None:
-        self.name = name
-        self.doc = doc
-        self.source = source
-        self.argnames = argnames
-        self.varargs = varargs
-        self.fun = fun  # the FunModule for bundled calls (gives access to its code parameter)
-
-    def names_for(self, nargs: int) -> tuple[str, ...]:
-        """Parameter names for ``nargs`` positional arguments (extra ones become ``args_i``)."""
-        names = self.argnames
-        if nargs <= len(names):
-            return names[:nargs]
-        extra = self.varargs or "args"
-        return names + tuple(f"{extra}_{i}" for i in range(nargs - len(names)))
-
-    def __repr__(self) -> str:
-        return f"OpInfo({self.name!r})"
-
-
-class WithInfo:
-    """Return this from a bundled function to attach metadata (model, usage, ...) to the
-    MessageNode it produces: ``data`` becomes the node's value, ``info`` is merged into
-    ``node.info``."""
-
-    __slots__ = ("value", "info")
-
-    def __init__(self, value: Any, info: dict[str, Any]) -> None:
-        self.value = value
-        self.info = info
 
 
 class Node(Generic[T]):
@@ -238,12 +61,11 @@ class Node(Generic[T]):
         self._data = value
         self._parents = parents
         self._name = name
-        self._id = next(_ids)
+        self._id = next(ids)
         self._description = description
         self._feedback: list[Any] | None = None
         self.constraint = constraint
-        # None, one weak reference, or a dict {link: None} in insertion order (see _link).
-        self._children: weakref.ref[Any] | dict[_ChildLink, None] | None = None
+        self._children: Children = None  # held weakly: see trace_opt.nodes.links
 
     # -- equality compares values (as in Trace); hashing is by identity -----------------------
     __hash__ = object.__hash__
@@ -272,12 +94,7 @@ class Node(Generic[T]):
         Held weakly: a child disappears from this list when nothing else refers to it, so
         keeping a parameter never keeps the graphs built from it. Calls racing in several
         threads on the same parent may each miss the other's child here (never a leak)."""
-        kids = self._children
-        if kids is None:
-            return []
-        links = list(kids) if isinstance(kids, dict) else [kids]
-        found = [link() for link in links]
-        return [k for k in found if k is not None]
+        return live_children(self._children)
 
     @property
     def is_root(self) -> bool:
@@ -292,18 +109,7 @@ class Node(Generic[T]):
     @property
     def level(self) -> int:
         """The length of the longest path from a root to this node (roots are 0)."""
-        levels: dict[int, int] = {}
-        stack: list[tuple[Node[Any], bool]] = [(self, False)]
-        while stack:
-            n, done = stack.pop()
-            if id(n) in levels:
-                continue
-            if done or not n._parents:
-                levels[id(n)] = max((levels[id(p)] + 1 for p in n._parents), default=0)
-                continue
-            stack.append((n, True))
-            stack.extend((p, False) for p in n._parents if id(p) not in levels)
-        return levels[id(self)]
+        return depth(self)
 
     @property
     def type(self) -> type:
@@ -312,7 +118,7 @@ class Node(Generic[T]):
 
     # -- names ------------------------------------------------------------------------------
     def _index(self) -> int:
-        naming = _NAMING.get()
+        naming = NAMING.get()
         return self._id if naming is None else naming.index_of(self)
 
     @property
@@ -338,7 +144,7 @@ class Node(Generic[T]):
     @property
     def base_name(self) -> str:
         """The name without its index."""
-        return _clean_name(self._name or type(self._data).__name__)
+        return clean_name(self._name or type(self._data).__name__)
 
     # -- descriptions -----------------------------------------------------------------------
     @property
@@ -346,7 +152,7 @@ class Node(Generic[T]):
         """Trace's description text: ``[Node] ...`` (``[ParameterNode] ...`` for parameters,
         ``[op] doc`` for results of operations), with Trace's default when none was given.
         ``given_description`` is the text exactly as given (None if none)."""
-        return _tagged(self._description, "Node", _NODE_TEXT)
+        return tagged(self._description, "Node", NODE_TEXT)
 
     @description.setter
     def description(self, text: str | None) -> None:
@@ -358,31 +164,19 @@ class Node(Generic[T]):
         return self._description
 
     # -- dependencies -----------------------------------------------------------------------
-    def _ancestry(self) -> list[Node[Any]]:
-        seen = {id(self)}
-        order = [self]
-        stack = [self]
-        while stack:
-            for p in stack.pop()._parents:
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    order.append(p)
-                    stack.append(p)
-        return order
-
     @property
     def parameter_dependencies(self) -> set[ParameterNode[Any]]:
         """The parameters this value was computed from (itself included if it is one).
 
         Computed on demand by walking the parents, so building a graph costs nothing for it
         (Trace merges these sets at every call)."""
-        return {n for n in self._ancestry() if isinstance(n, ParameterNode)}
+        return {n for n in ancestry(self) if isinstance(n, ParameterNode)}
 
     @property
     def expandable_dependencies(self) -> set[MessageNode[Any]]:
         """The results of ``traceable_code`` calls among this node's ancestry (itself
         included) whose inner graph uses parameters the outer graph does not show."""
-        return self._expandable(self._ancestry())
+        return self._expandable(ancestry(self))
 
     @staticmethod
     def _expandable(nodes: Iterable[Node[Any]]) -> set[MessageNode[Any]]:
@@ -470,7 +264,7 @@ class Node(Generic[T]):
         return item in self._data  # type: ignore[operator]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.py_name!r}, data={_short(self._data)})"
+        return f"{type(self).__name__}(name={self.py_name!r}, data={short(self._data)})"
 
     __str__ = __repr__
 
@@ -495,7 +289,7 @@ class Node(Generic[T]):
                 object.__setattr__(new, slot, value if slot in _SHARED else copy.deepcopy(value, memo))
         new._parents = ()
         new._children = None
-        new._id = next(_ids)
+        new._id = next(ids)
         new._feedback = None
         return new
 
@@ -539,7 +333,7 @@ class ParameterNode(Node[T]):
 
     @property
     def description(self) -> str:
-        return _tagged(self._description, "ParameterNode", _PARAMETER_TEXT)
+        return tagged(self._description, "ParameterNode", PARAMETER_TEXT)
 
     @description.setter
     def description(self, text: str | None) -> None:
@@ -561,10 +355,10 @@ class ParameterNode(Node[T]):
         """Raise ``ConstraintViolation`` if ``value`` may not be this parameter's value."""
         if self.constraint is None:
             return
-        ok = self.constraint.check(_as_text(value))
+        ok = self.constraint.check(as_text(value))
         if not ok:
             raise ConstraintViolation(
-                f"{_short(value)} breaks the constraint of {self.py_name}: {getattr(ok, 'reason', ok)}",
+                f"{short(value)} breaks the constraint of {self.py_name}: {getattr(ok, 'reason', ok)}",
                 output=value,
                 constraint=self.constraint,
                 hint=f"the value {self.constraint.describe() if hasattr(self.constraint, 'describe') else 'must conform'}",
@@ -598,7 +392,7 @@ class MessageNode(Node[T]):
         self._data = value
         self._parents = parents
         self._name = name or op.name
-        self._id = next(_ids)
+        self._id = next(ids)
         self._description = description
         self._feedback = None
         self.constraint = None
@@ -608,14 +402,14 @@ class MessageNode(Node[T]):
         self._info = info
         self._backwarded = False
         if parents:
-            # Children are weak references (see _link_shared); the common case inline.
-            ref = _ref(self)
+            # Children are weak references (see links.link_shared); the common case inline.
+            ref_self = ref(self)
             for parent in parents:
                 kids = parent._children
-                if kids is None or (type(kids) is _ref and kids() is None):
-                    parent._children = ref
+                if kids is None or (type(kids) is ref and kids() is None):
+                    parent._children = ref_self
                 else:
-                    _link_shared(self, parents)
+                    link_shared(self, parents)
                     break
 
     @property
@@ -626,7 +420,7 @@ class MessageNode(Node[T]):
     def description(self) -> str:
         """``[op] what the operation does`` (Trace's form for results of operators)."""
         if self._description:
-            return _tagged(self._description, self.op.name, _NODE_TEXT)
+            return tagged(self._description, self.op.name, NODE_TEXT)
         doc = (self.op.doc or "").strip()
         return f"[{self.op.name}] {doc}" if doc else f"[{self.op.name}]"
 
@@ -643,7 +437,7 @@ class MessageNode(Node[T]):
             return set()
         hidden = inner.parameter_dependencies - self.parameter_dependencies
         # What the parents already expose (this node itself excluded, or this recurses forever).
-        shown = self._expandable(self._ancestry()[1:])
+        shown = self._expandable(ancestry(self)[1:])
         for n in inner.expandable_dependencies - shown:
             hidden |= n.hidden_dependencies
         return hidden
@@ -694,132 +488,3 @@ class ExceptionNode(MessageNode[str]):
     def kind(self) -> str:
         return "exception"
 
-
-def format_exception(exc: BaseException, limit: int = 4) -> str:
-    """``"(ZeroDivisionError) division by zero"`` plus the last frames of the traceback, which
-    is what an optimizer needs to repair code without drowning its prompt."""
-    head = f"({type(exc).__name__}) {exc}"
-    # Drop our own frames: the user (and the optimizer) should see their code, not ours.
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library_file(f.filename)][-limit:]
-    if not frames:
-        return head
-    lines = "".join(traceback.format_list(frames)).rstrip()
-    return f"{head}\nTraceback (most recent call last):\n{lines}"
-
-
-def _library_dirs() -> tuple[Path, ...]:
-    """The installed directories of ``trace_opt`` and of its sibling ``optimizers`` package.
-
-    Located from this file, not imported: the core never imports ``optimizers``."""
-    here = Path(__file__).resolve().parent
-    return (here, here.parent / "optimizers")
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_library_file(filename: str) -> bool:
-    """Whether a frame's file belongs to the installed packages. Decided by real location, not
-    by a path substring: a clone is named ``trace_opt`` and the user's code lives in it too."""
-    if filename.startswith("<"):  # "<string>", "<llm-rewrite>": code made at run time is the user's
-        return False
-    try:
-        path = Path(filename).resolve()
-    except (OSError, RuntimeError, ValueError):
-        return False
-    return any(path.is_relative_to(d) for d in _LIBRARY_DIRS)
-
-
-_LIBRARY_DIRS = _library_dirs()
-
-
-class Naming:
-    """Indexes numbered in order of first use (see ``stable_names``)."""
-
-    def __init__(self, first: Iterable[Node[Any]] = ()) -> None:
-        self._index: dict[int, tuple[Node[Any], int]] = {}  # the node is kept so its id stays unique
-        self._lock = threading.Lock()  # threads started inside the block share the naming
-        for n in first:
-            self.index_of(n)
-
-    def index_of(self, n: Node[Any]) -> int:
-        entry = self._index.get(id(n))
-        if entry is None:
-            with self._lock:
-                entry = self._index.setdefault(id(n), (n, len(self._index)))
-        return entry[1]
-
-    def name_of(self, n: Node[Any]) -> str:
-        """The prompt form (``py_name``) of ``n`` under this naming."""
-        return f"{n.base_name}_{self.index_of(n)}"
-
-
-_NAMING: ContextVar[Naming | None] = ContextVar("trace_opt.naming", default=None)
-
-
-def stable_names(first: Iterable[Node[Any]] = ()) -> AbstractContextManager[Naming]:
-    """Within the block, ``node.name`` numbers nodes in order of first use, starting with
-    ``first`` (e.g. an optimizer's parameters, in order).
-
-    Global names depend on everything the process created before (and on thread timing),
-    so two runs of the same program name its nodes differently; names that depend only on
-    the graph make optimizer prompts identical across runs, so they hit the LLM cache.
-
-    >>> import trace_opt as trace
-    >>> x = trace.node(1, name="x")
-    >>> with trace.stable_names([x]):
-    ...     (x + 1).py_name, x.name
-    ('add_1', 'x:0')
-    """
-    return using(_NAMING, Naming(first))
-
-
-def node(
-    value: Any,
-    name: str | None = None,
-    trainable: bool = False,
-    description: str | None = None,
-    constraint: Any = None,
-) -> Node[Any]:
-    """Wrap a value in a node; a node comes back unchanged.
-
-    ``trainable=True`` makes a ParameterNode that optimizers may rewrite; ``constraint`` (a
-    ``trace_opt.constraints`` object) is shown to optimizers and enforced on updates. As in
-    Trace, ``node(n, trainable=True)`` on an existing node makes a new parameter sharing the
-    node's value (and, unless ``name`` says otherwise, its name).
-
-    >>> import trace_opt as trace
-    >>> x = trace.node("Extract the name", trainable=True, description="instruction")
-    >>> trace.node(x) is x
-    True
-    """
-    if isinstance(value, Node):
-        if not trainable:
-            return value
-        name = name or value._name
-        value = value._data
-    if trainable:
-        if constraint is not None:
-            ok = constraint.check(_as_text(value))
-            if not ok:
-                raise ConstraintViolation(
-                    f"initial value {_short(value)} of parameter {name or ''!s} breaks its constraint: "
-                    f"{getattr(ok, 'reason', ok)}",
-                    output=value,
-                    constraint=constraint,
-                    hint="start the parameter from a value that satisfies the constraint",
-                )
-        return ParameterNode(value, name=name, trainable=True, description=description, constraint=constraint)
-    return Node(value, name=name, description=description, constraint=constraint)
-
-
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
-
-
-def check_backward_target(target: Any) -> Node[Any]:
-    """Validate the target of ``backward`` with a message that says what to pass instead."""
-    if not isinstance(target, Node):
-        raise BackwardError(
-            f"backward needs a trace_opt Node, got {type(target).__name__}: {_short(target)}",
-            hint="call backward on the node a traced call returned (or on ExecutionError.exception_node)",
-        )
-    return target
