@@ -1,4 +1,5 @@
-"""The rounds so far: the best one, the recent ones shown in full, and a summary of the rest."""
+"""The rounds so far: the best one (by paired comparison, ``evidence.BestRound``), the recent
+ones shown in full, and a summary of the rest."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Callable
 from typing import Any, Generic
 
 from trace_opt.errors import BudgetExceeded, ReplyParseError
+from trace_opt.stats import CONFIDENCE
 
+from .evidence import BestRound
 from .records import H, P, RoundRecord, RoundView
 
 __all__ = ["History"]
@@ -18,6 +21,7 @@ log = logging.getLogger("optimizers.meta")
 class History(Generic[P, H]):
     """Every round, in order. Prompts see the last ``window`` rounds as they are and the older
     ones through ``summary``, which ``fold`` extends with the LLM as rounds leave the window.
+    ``best`` replaces the best round only when a later one is better at ``confidence``.
 
     >>> h = History(window=2)
     >>> for i, s in enumerate([0.1, 0.5, 0.3]):
@@ -26,19 +30,25 @@ class History(Generic[P, H]):
     (1, [1, 2])
     """
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, confidence: float = CONFIDENCE) -> None:
         if not isinstance(window, int) or isinstance(window, bool) or window < 1:
             raise ValueError(f"Invalid history_window: {window!r}\nhelp: pass an int >= 1")
         self.window = window
         self.rounds: list[RoundRecord[P, H]] = []
         self.summary = ""
         self.folded = 0  # how many of the first rounds the summary covers
+        self._best = BestRound(confidence)
+
+    def add(self, rec: RoundRecord[P, H]) -> None:
+        """Append a round and judge it against the best (logged at INFO)."""
+        self.rounds.append(rec)
+        self._best.update(self.rounds)
 
     @property
     def best(self) -> RoundRecord[P, H] | None:
-        """The round with the highest score (complete rounds first; the earliest on ties)."""
-        done = [r for r in self.rounds if r.complete] or self.rounds
-        return max(done, key=lambda r: r.score) if done else None
+        """The best complete round: a later one replaced it only when a bootstrap of their task
+        scores said it is better (``evidence.BestRound``)."""
+        return self._best.update(self.rounds)
 
     def recent(self) -> list[RoundView[P, H]]:
         """The rounds the summary does not cover, at most ``window`` of them."""

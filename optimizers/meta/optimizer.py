@@ -19,7 +19,7 @@ import logging
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Literal
+from typing import Any, Generic
 
 from trace_opt import FunModule
 from trace_opt.errors import BudgetExceeded, ReplyParseError
@@ -27,21 +27,21 @@ from trace_opt.functions import LLMFunction
 from trace_opt.llm.registry import BackendSpec
 from trace_opt.nodes import ParameterNode
 from trace_opt.replay import Run
-from trace_opt.stats import describe
+from trace_opt.stats import CONFIDENCE, describe
 from trace_opt.store import Store
 
+from ..accept import check_confidence
 from . import steps
+from .evidence import Estimator, check_estimator, estimate_improvement, round_text
+from .history import History
 from .records import H, ImprovementEstimate, MetaResult, P, RoundRecord, Suggestion
 from .recording import Spending, build_result, commit_round, recording
-from .history import History
-from .stopping import StopRules, history_estimate
-from .trials import describe_task, run_trial, schema_type
+from .stopping import StopRules
+from .trials import describe_task, run_trial, schema_type, task_list
 
 __all__ = ["HyperparameterOptimizer", "MetaOptimizer"]
 
 log = logging.getLogger("optimizers.meta")
-
-Estimator = Literal["llm", "history"]
 
 
 class MetaOptimizer(Generic[P, H]):
@@ -56,11 +56,18 @@ class MetaOptimizer(Generic[P, H]):
     (``runs[i]``, replayable; ``Run.load(store, record.run_id)`` from anywhere), is committed as
     an object, and each hyperparameter set is a version (branch ``meta/<task name>``).
 
+    A score is a mean over a few runs, so the best round is decided by the runs' scores: a later
+    round replaces it only when a paired bootstrap over the task parameters both ran on says it
+    is better with probability ``confidence`` (as in ``train``; 0: the higher mean wins).
+
     Stopping: ``max_rounds``; ``max_llm_calls`` / ``max_tokens`` (everything the loop does,
     the task's own LLM calls included; a round is not started when the average round would not
     fit); ``target_score``; ``patience`` rounds without a new best; and, from ``min_rounds``
-    on, an estimated improvement probability below ``min_improvement_probability`` (asked of
-    the LLM, or ``estimate="history"``: from the trial scores by bootstrap, ``history_estimate``).
+    on, an estimated improvement probability below ``min_improvement_probability``. The default
+    ``estimate="auto"`` computes it from the observed scores by bootstrap (reproducible and
+    grounded in the data, which an LLM's guess is not) once there are enough of them
+    (``evidence.choose_source``), and asks the LLM, shown those statistics, before; ``"history"``
+    and ``"llm"`` force one. ``rounds[i].estimate_source`` says which was used.
 
     >>> from dataclasses import dataclass
     >>> from trace_opt.llm import DummyLLM
@@ -92,7 +99,8 @@ class MetaOptimizer(Generic[P, H]):
         min_rounds: int = 2,
         patience: int | None = None,
         target_score: float | None = None,
-        estimate: Estimator = "llm",
+        estimate: Estimator = "auto",
+        confidence: float = CONFIDENCE,
         history_window: int = 4,
         tune_task_parameters: bool = False,
         store: Store | None = None,
@@ -106,16 +114,13 @@ class MetaOptimizer(Generic[P, H]):
                             "result; score(task_parameters, result) -> float")  # fmt: skip
         self.rules = StopRules(max_rounds, max_llm_calls, max_tokens, min_improvement_probability, min_rounds,
                                patience, target_score)  # fmt: skip
-        self.history: History[P, H] = History(history_window)
+        self.history: History[P, H] = History(history_window, check_confidence(confidence))
         if not isinstance(result_chars, int) or result_chars < 40:
             raise ValueError(f"Invalid result_chars: {result_chars!r}\nhelp: pass an int >= 40")
-        if estimate not in ("llm", "history"):
-            raise ValueError(f"Invalid estimate: {estimate!r}\nhelp: 'llm' or 'history'")
+        estimate = check_estimator(estimate)
         if store is not None and not isinstance(store, Store):
             raise TypeError(f"Invalid store: {type(store).__name__}\nhelp: pass a trace_opt.store.Store")
-        tasks: list[Any] = list(task_parameters) if isinstance(task_parameters, (list, tuple)) else [task_parameters]
-        if not tasks:
-            raise ValueError("Invalid task_parameters: an empty list\nhelp: give at least one set of task parameters")
+        tasks: list[Any] = task_list(task_parameters)
         self.hyperparameter_type = schema_type(hyperparameters, "hyperparameters")
         self.task_parameter_type = schema_type(tasks[0], "task_parameters") if tune_task_parameters else type(tasks[0])
         self.name: str = name or str(getattr(task, "__name__", "task"))
@@ -136,8 +141,6 @@ class MetaOptimizer(Generic[P, H]):
         self.runs: dict[int, Run] = {}
         self._first = 0  # the first round of the running optimize()
 
-    # -- what the prompts say about the task ---------------------------------------------------
-
     @property
     def task_text(self) -> str:
         """What every LLM step is told about the task: the description, the call, the settings."""
@@ -154,7 +157,7 @@ class MetaOptimizer(Generic[P, H]):
 
     @property
     def best(self) -> RoundRecord[P, H] | None:
-        """The round with the highest score (complete rounds first; the earliest on ties)."""
+        """The best complete round, by paired comparison at ``confidence`` (see the class docstring)."""
         return self.history.best
 
     # -- one round -----------------------------------------------------------------------------
@@ -167,8 +170,8 @@ class MetaOptimizer(Generic[P, H]):
     def _run_round(self) -> RoundRecord[P, H]:
         index = len(self.rounds)
         calls, tokens = self.usage["calls"], self.usage["tokens"]
-        best = self.best.view() if self.best is not None else None
-        hyper, tasks = self.hyperparameters, list(self.task_parameters)
+        best_round, hyper, tasks = self.best, self.hyperparameters, list(self.task_parameters)
+        best = best_round.view() if best_round is not None else None
         trials, reflections, complete = [], [], True
         with recording(self.store) as run:
             run_id = run.id if run is not None else None
@@ -176,9 +179,11 @@ class MetaOptimizer(Generic[P, H]):
                 for tp in tasks:
                     trials.append(run_trial(self.task, self.score, index, tp, hyper, self.failure_score, self.result_chars))
                     trials[-1].run_id = run_id  # before the reflection sees it, so a replay sees the same
+                noise = round_text(RoundRecord(index, hyper, tasks, list(trials), statistics.fmean(t.score for t in trials)),
+                                   best_round)  # this round's mean with its noise, for each reflection
                 for trial in trials:
                     try:
-                        reflections.append(self.steps["reflect"](self.task_text, trial, best))
+                        reflections.append(self.steps["reflect"](self.task_text, trial, best, noise))
                     except ReplyParseError as e:  # a run without a reflection is still a run
                         log.warning("no usable reflection on round %d: %s", index, str(e).splitlines()[0])
             except BudgetExceeded:
@@ -189,28 +194,24 @@ class MetaOptimizer(Generic[P, H]):
         if run is not None:
             self.runs[index] = run
         rec.calls, rec.tokens = self.usage["calls"] - calls, self.usage["tokens"] - tokens
-        self.rounds.append(rec)
         log.info("round %d: score %s with %s", index, describe(score, rec.score_se, rec.score_ci, len(trials)), hyper)
+        self.history.add(rec)
         self.history.fold(lambda previous, old: self.steps["summarize"](self.task_text, previous, old))
         return rec
-
-    # -- between rounds ------------------------------------------------------------------------
 
     def estimate(self) -> ImprovementEstimate:
         """The probability that another round beats the best score (see the class docstring)."""
         with self.spending.tracking():
-            return self._estimate()
+            return self._estimate()[0]
 
-    def _estimate(self) -> ImprovementEstimate:
-        best = self.best
+    def _estimate(self) -> tuple[ImprovementEstimate, str | None]:
+        """The estimate and its source (``"history"`` or ``"llm"``; None before any round)."""
+        best, left = self.best, self.rules.max_rounds - len(self.rounds)
         if best is None:
-            return ImprovementEstimate(1.0, "nothing tried yet")
-        if self.estimator == "history":
-            return history_estimate(self.rounds, self.history.window, best)
-        left = self.rules.max_rounds - len(self.rounds)
-        return self.steps["estimate_improvement"](  # type: ignore[no-any-return]
-            self.task_text, self.history.summary, self.history.recent(), best.view(), left, self.rules.target_score
-        )
+            return ImprovementEstimate(1.0, "nothing tried yet"), None
+        return estimate_improvement(self.estimator, self.rounds, self.history.window, best, lambda stats: self.steps[
+            "estimate_improvement"](self.task_text, self.history.summary, self.history.recent(), best.view(), stats, left,
+                                    self.rules.target_score))  # fmt: skip
 
     def propose(self) -> Suggestion[P, H]:
         """Ask the LLM for the next settings; nothing changes until :meth:`update`."""
@@ -244,8 +245,6 @@ class MetaOptimizer(Generic[P, H]):
         self._commit(rec)
         return rec
 
-    # -- the loop ------------------------------------------------------------------------------
-
     @property
     def usage(self) -> dict[str, Any]:
         """LLM calls, tokens and dollars spent by this optimiser so far (the task's calls included)."""
@@ -278,7 +277,7 @@ class MetaOptimizer(Generic[P, H]):
         if stop is not None or not self.rules.wants_estimate(len(self.rounds)):
             return stop
         try:
-            rec.estimate = self.estimate()
+            rec.estimate, rec.estimate_source = self._estimate()
         except BudgetExceeded:
             return "budget"
         except ReplyParseError as e:

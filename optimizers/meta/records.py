@@ -78,8 +78,16 @@ class RoundView(Generic[P, H]):
     task_parameters: list[P]
     score: float
     scores: list[float]
+    #: the standard error of ``score`` and its 95% bootstrap interval (None for one score)
+    score_se: Optional[float] = None
+    score_ci: Optional[list[float]] = None
     errors: list[str] = field(default_factory=list)
     suggested_changes: list[str] = field(default_factory=list)
+
+
+def _rounded(x: Optional[float]) -> Optional[float]:
+    """4 significant digits: enough to judge the noise, and the prompt (a cache key) stays short."""
+    return None if x is None else float(f"{x:.4g}")
 
 
 @dataclass
@@ -87,7 +95,8 @@ class RoundRecord(Generic[P, H]):
     """Everything one round did: the runs, their reflections, the estimate and the next suggestion.
 
     ``score`` is the mean trial score, ``score_se`` its standard error and ``score_ci`` its 95%
-    bootstrap interval (``None`` for one trial, or a failed one); ``refs`` holds store digests (``"round"``,
+    bootstrap interval (``None`` for one trial, or a failed one); ``comparison`` how it fared
+    against the best before it and ``estimate_source`` where ``estimate`` came from; ``refs`` holds store digests (``"round"``,
     ``"hyperparameters"``) and ``run_id`` the recorded run, when a store was given.
     """
 
@@ -106,6 +115,10 @@ class RoundRecord(Generic[P, H]):
     refs: dict[str, str] = field(default_factory=dict)
     score_se: Optional[float] = None
     score_ci: Optional[list[float]] = None
+    #: how this round fared against the best before it (``trace_opt.stats.Comparison.fields``)
+    comparison: Optional[dict[str, Any]] = None
+    #: where ``estimate`` came from: ``"history"`` (the bootstrap) or ``"llm"``
+    estimate_source: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.trials and self.score_se is None and self.score_ci is None:  # from the trials' scores
@@ -120,6 +133,8 @@ class RoundRecord(Generic[P, H]):
             task_parameters=list(self.task_parameters),
             score=self.score,
             scores=[t.score for t in self.trials],
+            score_se=_rounded(self.score_se),
+            score_ci=None if self.score_ci is None else [float(f"{x:.4g}") for x in self.score_ci],
             errors=[t.error for t in self.trials if t.error],
             suggested_changes=[r.suggested_changes for r in self.reflections],
         )

@@ -17,13 +17,15 @@ __all__ = ["estimate_improvement", "reflect", "suggest", "summarize"]
 
 
 @llm_function
-def reflect(task: str, trial: Trial[P, H], best: Optional[RoundView[P, H]]) -> Reflection[H]:
+def reflect(task: str, trial: Trial[P, H], best: Optional[RoundView[P, H]], statistics: str) -> Reflection[H]:
     """Reflect on one run of a task whose hyperparameters are being tuned.
 
     `task` says what the task does and what a good result is. `trial` is one run: the task
     parameters it ran on, the hyperparameters it used, its result, its score (higher is
     better) and the scorer's feedback, or the error it raised. `best` is the best round so far
-    (null before the first).
+    (null before the first). `statistics` gives this run's round as a whole: its mean score
+    with standard error and 95% bootstrap interval, and how likely its mean is to be higher
+    than the best's; a difference inside that noise may be luck, not an effect of the settings.
 
     Say what happened in `feedback`, how good the result is and why in `evaluation`, which
     hyperparameters to change, in which direction and why in `suggested_changes`, and give the
@@ -42,11 +44,13 @@ def suggest(
     """Choose the hyperparameters for the next round of tuning.
 
     `current` are the settings of the last round; `summary` condenses the older rounds;
-    `recent` are the latest rounds with their scores (higher is better) and the changes their
+    `recent` are the latest rounds with their scores (higher is better; `score_se` and
+    `score_ci` are the standard error and 95% interval of the mean score) and the changes their
     reflections proposed; `best` is the best round so far.
 
     Propose settings likely to beat the best score: build on what worked, follow the
-    reflections, and do not repeat settings already tried. Explain the choice in `reasoning`.
+    reflections, do not read a difference within the scores' noise as progress, and do not
+    repeat settings already tried. Explain the choice in `reasoning`.
     Fill `task_parameters` with the task parameters to run next only when
     `tune_task_parameters` is true; otherwise leave it empty.
     """
@@ -65,13 +69,17 @@ def summarize(task: str, previous: str, rounds: list[RoundView[P, H]]) -> str:
 
 @llm_function
 def estimate_improvement(
-    task: str, summary: str, recent: list[RoundView[P, H]], best: RoundView[P, H], rounds_left: Optional[int],
-    target_score: Optional[float],
+    task: str, summary: str, recent: list[RoundView[P, H]], best: RoundView[P, H], statistics: str,
+    rounds_left: Optional[int], target_score: Optional[float],
 ) -> ImprovementEstimate:
     """The probability, from 0 to 1, that one more round of tuning beats the best score so far.
 
     Weigh the trend of the recent scores, whether the reflections still propose changes that
     were not tried, and how far the best score is from `target_score` (the score that counts as
-    perfect, if known). Explain the estimate in one or two sentences in `reasoning`.
+    perfect, if known). `statistics` says how noisy the scores are: each recent round's mean
+    with standard error and 95% bootstrap interval, the bootstrap probability that its mean is
+    higher than the best's, and, when there are enough scores, the bootstrap chance that a
+    round like the recent ones beats the best; a trend within the noise is no trend. Explain
+    the estimate in one or two sentences in `reasoning`.
     """
     raise NotImplementedError

@@ -3,7 +3,7 @@
 The rules are data (``StopRules``), checked before a round (``before_round``: would the
 average round still fit the budget?) and after it (``after_round``); the improvement
 probability itself comes from the LLM or, computed from the observed trial scores, from
-``history_estimate``.
+``history_estimate`` (``optimizers.meta.evidence``, which decides which one; re-exported here).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trace_opt.llm import UsageTracker
-from trace_opt.stats import RESAMPLES, compare
 
+from .evidence import history_estimate
 from .records import ImprovementEstimate, RoundRecord
 
 __all__ = ["StopRules", "history_estimate"]
@@ -82,41 +82,3 @@ class StopRules:
 
     def too_unlikely(self, estimate: ImprovementEstimate) -> bool:
         return estimate.probability < self.min_improvement_probability
-
-
-def history_estimate(rounds: Sequence[RoundRecord[Any, Any]], window: int,
-                     best: RoundRecord[Any, Any] | None = None) -> ImprovementEstimate:  # fmt: skip
-    """No LLM: the chance that a round like the last ``window`` ones scores above ``best``
-    (default: the highest-scoring round), computed from the observed trial scores.
-
-    Each recent round is compared with the best by a bootstrap of their trial scores (paired
-    by task parameters when both ran on the same ones; ``trace_opt.stats.compare``); its
-    chance is the share of resamples where its mean is higher, ties counted half. The estimate
-    is their average: the next round is taken to be like a recent one. The best itself counts
-    one half (a tie), so a search whose latest round is its best goes on, while recent rounds
-    that all fall short -- beyond what their noise explains -- drive the chance towards 0.
-
-    >>> from optimizers.meta.records import RoundRecord, Trial
-    >>> def rnd(i, scores):
-    ...     return RoundRecord(i, None, list(range(len(scores))), [Trial(i, j, None, "", s) for j, s in enumerate(scores)],
-    ...                        sum(scores) / len(scores))
-    >>> flat = [rnd(0, [0.5, 0.4, 0.6]), rnd(1, [0.4, 0.5, 0.6]), rnd(2, [0.6, 0.4, 0.5])]   # noise only
-    >>> worse = [rnd(0, [0.9, 0.8, 0.9]), rnd(1, [0.2, 0.1, 0.3]), rnd(2, [0.3, 0.2, 0.1])]  # clearly short
-    >>> round(history_estimate(flat, 3).probability, 2), round(history_estimate(worse, 3).probability, 2)
-    (0.5, 0.17)
-    """
-    done = [r for r in rounds if r.complete] or list(rounds)
-    best = best if best is not None else max(done, key=lambda r: r.score)
-    recent = list(rounds[-window:])
-    chances = []
-    for r in recent:
-        if r is best:
-            chances.append(0.5)
-            continue
-        mine, theirs = [t.score for t in r.trials] or [r.score], [t.score for t in best.trials] or [best.score]
-        paired = len(mine) == len(theirs) and list(r.task_parameters) == list(best.task_parameters)
-        c = compare(mine, theirs, paired=paired, confidence=0)
-        chances.append(c.probability + c.ties / 2)
-    p = sum(chances) / len(chances)
-    return ImprovementEstimate(p, f"a round like the last {len(recent)} scores above the best ({best.score:.4g}) "
-                                  f"with probability {p:.2f} (bootstrap of the trial scores, {RESAMPLES} resamples)")  # fmt: skip

@@ -19,7 +19,7 @@ from trace_opt.nodes import format_exception
 from ..data import read_judgement
 from .records import Trial
 
-__all__ = ["describe_task", "judge", "render_result", "run_trial", "schema_type"]
+__all__ = ["describe_task", "judge", "render_result", "run_trial", "schema_type", "task_list"]
 
 log = logging.getLogger("optimizers.meta")
 
@@ -40,6 +40,14 @@ def schema_type(value: Any, what: str) -> type:
             f"help: make {what} an instance of a dataclass (or pydantic model) whose fields are JSON types"
         ) from None
     return tp
+
+
+def task_list(task_parameters: Any) -> list[Any]:
+    """``task_parameters`` as the list of sets a round runs on: one value, or a list or tuple of them."""
+    tasks = list(task_parameters) if isinstance(task_parameters, (list, tuple)) else [task_parameters]
+    if not tasks:
+        raise ValueError("Invalid task_parameters: an empty list\nhelp: give at least one set of task parameters")
+    return tasks
 
 
 def describe_task(description: str, name: str, hyperparameters: Any, target_score: float | None) -> str:
