@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,3 +150,17 @@ def test_the_prompts_are_deterministic_so_a_rerun_is_served_from_the_cache() -> 
         meta(Script(suggest=[{"x": 9}, {"x": 1}], estimate=[0.97]), CASES, estimate="llm", min_rounds=1, max_rounds=3).optimize()
         result = meta(again, CASES, estimate="llm", min_rounds=1, max_rounds=3).optimize()
     assert sum(again.count(s) for s in list(again.prompts)) == 0 and len(result.rounds) == 3  # every prompt was a hit
+
+
+GOLDEN = Path(__file__).parent / "golden" / "estimate_improvement.txt"
+
+
+def test_golden_estimate_prompt() -> None:
+    """The whole estimate prompt with its statistics; after an intended change regenerate it with
+    ``UPDATE_GOLDEN=1 python -m pytest tests/meta/test_meta_evidence.py`` and review the diff."""
+    script = Script(suggest=[{"x": 9}, {"x": 1}], estimate=[0.97])
+    meta(script, CASES, estimate="llm", min_rounds=1, max_rounds=3).optimize()
+    text = script.prompts["estimate_improvement"][-1]
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8"), "the estimate prompt changed: UPDATE_GOLDEN=1 and review the diff"
