@@ -16,6 +16,8 @@ on each run and suggesting the next settings.
 - ``steps``: the LLM steps as ``llm_function`` stubs (their docstrings are the prompts).
 - ``records``: the generic dataclasses they read and write, and what is recorded.
 - ``trials``: running and scoring the task.
+- ``evidence``: what the task scores say -- the best round by paired comparison, and the
+  bootstrap chance of improvement (and when it is used instead of the LLM's estimate).
 """
 
 from __future__ import annotations
