@@ -20,7 +20,7 @@ PACKAGE = ROOT / "trace_opt"
 
 LAYERS: list[set[str]] = [
     {"errors", "secrets", "stats", "visible"},
-    {"context", "sqlite", "awaiting"},
+    {"context", "sqlite", "awaiting", "drawing"},
     {"nodes", "containers"},
     {"graph", "propagation", "propagators", "constraints", "sandbox", "broadcast", "funinfo", "arguments"},
     {"bundle", "operators", "node_methods", "modules", "utils"},

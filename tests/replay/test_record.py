@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -245,7 +246,21 @@ def test_dot_marks_replay_points_and_overrides() -> None:
     with record(Store()) as run:
         roll_sum(2)
     dot = run.rewind(1).dot()
-    assert dot.startswith("digraph run {") and "c0 -> c1;" in dot
+    assert dot.startswith("digraph run {") and "\tc0 -> c1\n" in dot
+    assert 'PORT="afresh"' in dot and 'style="rounded,filled,dashed"' in dot  # the calls after the point
     changed = run.replay(overrides={1: 6})
     assert '#ffd8a8' in changed.dot() and '#eeeeee' not in changed.dot()
     assert '#eeeeee' in run.replay().dot()  # replayed calls are grey
+
+
+def test_dot_is_the_picture_render_draws_and_needs_no_graphviz(monkeypatch: pytest.MonkeyPatch) -> None:
+    with record(Store()) as run:
+        roll_sum(2)
+    graphviz = pytest.importorskip("graphviz")
+    from trace_opt.visualize import render
+
+    drawn = render(run)
+    assert isinstance(drawn, graphviz.Source) and drawn.source == run.dot()  # one renderer, not two
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # the optional package missing: importing it raises
+    source = run.dot(rankdir="TB")
+    assert "rankdir=TB" in source and 'legend [label=<<TABLE' in source and "\tc0 -> c1\n" in source

@@ -18,7 +18,7 @@ import trace_opt as trace
 from trace_opt.llm import FunctionLLM, generate_text
 from trace_opt.store import Store
 from trace_opt.visualize import render_run
-from trace_opt.visualize.style import KINDS, WRAP
+from trace_opt.drawing import KINDS, WRAP
 
 pytest.importorskip("graphviz")
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz's dot (apt-get install graphviz)")
@@ -201,7 +201,7 @@ def test_a_replay_marks_recorded_and_fresh_calls() -> None:
     assert re.search(r'c1 \[label="1: twice[^"]*"[^\]]*style="rounded,filled,dashed"', view), view
 
 
-@pytest.mark.parametrize("name", ["trace_opt.visualize", "trace_opt.visualize.calls", "trace_opt.visualize.style"])
+@pytest.mark.parametrize("name", ["trace_opt.visualize", "trace_opt.visualize.calls", "trace_opt.drawing", "trace_opt.replay.dot"])
 def test_docstring_examples(name: str) -> None:
     assert doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS).failed == 0
 

@@ -87,12 +87,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     """Write a run's call tree as SVG / PNG / PDF (graphviz) or DOT; DOT to stdout without -o."""
     with ExitStack() as stack:
         _, run = _load(args, stack)
-        try:
-            from ..visualize import render_run
-
-            source = render_run(run).source  # wrapped labels, a legend, the layout chosen by shape
-        except BackendUnavailable:  # no graphviz package: the plain DOT still draws elsewhere
-            source = run.dot()
+        source = run.dot()  # what render(run) draws; written without the graphviz package
     if args.output is None:
         write(source)
         return 0

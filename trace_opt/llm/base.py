@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..awaiting import run
-from ..context import INSTRUMENTS
+from ..context import INSTRUMENTS, count_llm_call
 from ..secrets import redactor
 from .core import pipeline, run_async, run_sync
 from .limits import Limiter
@@ -224,6 +224,7 @@ class LLM(metaclass=_Factory):
         '4'
         """
         req = self.request(messages, constraint=constraint, sample_id=sample_id, rollout=rollout, **params)
+        count_llm_call(self.model)  # so a bundled function that asked shows it (its node's info["llm_calls"])
         if INSTRUMENTS.active is not None:
             return INSTRUMENTS.active.llm_call(self, req, lambda: run_sync(self, pipeline(self, req)))  # type: ignore[no-any-return]
         return run_sync(self, pipeline(self, req))
@@ -245,6 +246,7 @@ class LLM(metaclass=_Factory):
         'ok'
         """
         req = self.request(messages, constraint=constraint, sample_id=sample_id, rollout=rollout, **params)
+        count_llm_call(self.model)
         if INSTRUMENTS.active is not None:
             return await INSTRUMENTS.active.allm_call(self, req, lambda: run_async(self, pipeline(self, req)))  # type: ignore[no-any-return]
         return await run_async(self, pipeline(self, req))

@@ -1,4 +1,4 @@
-"""One recorded call, and the text and DOT pictures of a run's call tree.
+"""One recorded call, and the text of a run's call tree (its picture: ``replay.dot``).
 
 Calls are numbered in the order they *start* (a parent before its children), which is the
 order a replay meets them again; ``end`` is the last index inside the call's subtree, so a
@@ -17,7 +17,7 @@ from ..store.canonical import Opaque, from_tree
 from ..store.runs import CallRow
 from ..store.store import Store
 
-__all__ = ["Call", "render_dot", "render_tree"]
+__all__ = ["Call", "render_tree"]
 
 
 class RunRows(Protocol):
@@ -246,28 +246,3 @@ def render_tree(calls: list[Call], point: int | None = None, overrides: Iterable
     if point is not None:
         lines.append(f"-- replay point: calls from {point} on run afresh --")
     return "\n".join(lines)
-
-
-def render_dot(calls: list[Call], point: int | None = None, overrides: Iterable[int] = ()) -> str:
-    """DOT source of the call tree: replayed calls grey, overrides orange, calls at or after
-    the replay point dashed."""
-    overrides = set(overrides)
-    # Left to right: a run's tree is shallow and wide (every top-level call hangs off the
-    # root), so siblings stack down the page instead of making a strip thousands of pixels wide.
-    out = ["digraph run {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fillcolor="#d6e6ff"];']
-    for c in calls:
-        style = []
-        if c.replayed:
-            style.append('fillcolor="#eeeeee"')
-        if c.overridden or c.index in overrides:
-            style.append('fillcolor="#ffd8a8"')
-        if c.error is not None or c.paused:
-            style.append('fillcolor="#ffd0d0"')
-        if point is not None and c.index >= point:
-            style.append('style="rounded,filled,dashed"')
-        label = json.dumps(f"{c.index}: {c.headline()}")
-        out.append(f"  c{c.index} [label={label}{', ' if style else ''}{', '.join(style)}];")
-        if c.parent is not None:
-            out.append(f"  c{c.parent} -> c{c.index};")
-    out.append("}")
-    return "\n".join(out)

@@ -27,10 +27,12 @@ from typing import Any
 
 from ..bundle import FunModule
 from ..context import CALL_HOOK, using
+from ..drawing import WRAP
 from ..errors import InputRequested, StoreError
 from ..store.runs import CallRow, RunRow, RunSnapshot, create_run, list_runs, load_run, rows_digest, set_status
 from ..store.store import Ref, Store, use_store
-from .calls import PAUSED, REQUEST, Call, render_dot, render_tree
+from .calls import PAUSED, REQUEST, Call, render_tree
+from .dot import render_dot
 from .plan import Escape, Plan
 from .programs import Program, resolve_program
 from .recorder import Recorder
@@ -114,9 +116,11 @@ class Run:
         overrides = self.meta.get("overrides") or []
         return render_tree(self.calls, self.point, overrides, timing)
 
-    def dot(self) -> str:
-        """DOT source of the call tree (``graphviz.Source(run.dot())`` draws it)."""
-        return render_dot(self.calls, self.point, self.meta.get("overrides") or [])
+    def dot(self, rankdir: str = "auto", wrap_width: int = WRAP, show_legend: bool = True) -> str:
+        """DOT source of the call tree as ``trace.render(run)`` draws it (``graphviz.Source(run.dot())``
+        draws it too; no ``graphviz`` package needed to get it). See :func:`replay.dot.render_dot`."""
+        overrides = self.meta.get("overrides") or []
+        return render_dot(self.calls, self.point, overrides, rankdir, wrap_width, show_legend)
 
     @property
     def ref(self) -> Ref:

@@ -19,7 +19,7 @@ from ..graph import topological_order
 from ..nodes import MessageNode, Node
 from ..secrets import logger, redactor
 from .calls import render_run
-from .style import KINDS, WRAP, choose_rankdir, dot_label, graphviz_module, legend, wrap
+from ..drawing import KINDS, WRAP, choose_rankdir, dot_label, graphviz_module, legend, wrap
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]
@@ -53,17 +53,32 @@ def _feedback_lines(feedback: list[Any], limit: int, redact: Callable[[str], str
 
 def kind_of(n: Node[Any]) -> str:
     """The legend kind of a node: a trainable parameter, an LLM call (a message whose info
-    names its backend), an operation, an exception or a plain input."""
+    names its backend, or a bundled function that asked an LLM while it ran), an operation, an
+    exception or a plain input."""
     if n.kind == "parameter":
         return "trainable" if n.trainable else "parameter"
-    if n.kind == "message" and isinstance(n, MessageNode) and n._info and "llm" in n._info:
+    if n.kind == "message" and isinstance(n, MessageNode) and n._info and ("llm" in n._info or "llm_calls" in n._info):
         return "llm"
     return n.kind
+
+
+def llm_calls_line(n: Node[Any]) -> str | None:
+    """``"2 LLM calls: model"`` for a node whose function asked an LLM (``info["llm_calls"]``,
+    per model, recorded by the bundle), else ``None``."""
+    calls = n._info.get("llm_calls") if isinstance(n, MessageNode) and n._info else None
+    if not calls:
+        return None
+    total = sum(calls.values())
+    return f"{total} LLM call{'' if total == 1 else 's'}: " + ", ".join(
+        m if c == total else f"{m} ×{c}" for m, c in sorted(calls.items())
+    )
 
 
 def _label(n: Node[Any], limit: int, width: int, redact: Callable[[str], str], name: str | None = None) -> str:
     # redacted before clipping: a cut secret would no longer match (pictures get shared)
     head = wrap((name or n.py_name) + (" (trainable)" if n.trainable else ""), width)
+    if (asked := llm_calls_line(n)) is not None:
+        head += wrap(asked, width)
     body = wrap(_clip(redact(repr(n.data) if not isinstance(n.data, str) else n.data), limit), width)
     if n.feedback:
         for line in _feedback_lines(list(n.feedback), limit, redact):

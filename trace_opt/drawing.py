@@ -1,24 +1,29 @@
 """What a picture looks like: the node kinds and their colours, the legend, wrapped labels and
 the choice between a vertical and a horizontal layout.
 
-Shared by the node graph (``render``) and the call tree of a recorded run (``render_run``),
-so both read the same way: the same colour means the same kind in every picture.
+Shared by the node graph (``visualize.render``) and the call tree of a recorded run
+(``replay.dot``, drawn by ``visualize.render_run`` and ``Run.dot()``), so both read the same
+way: the same colour means the same kind in every picture. It sits low (beside ``context``)
+because the call tree is drawn by ``replay``, below ``visualize``; and it writes DOT text
+itself rather than through the ``graphviz`` package, so a run's picture has a DOT source even
+where that optional package is missing (``trace-opt graph -o run.dot``).
 """
 
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendUnavailable
-from ..visible import visible
+from .errors import BackendUnavailable
+from .visible import visible
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]
 
-__all__ = ["KINDS", "WRAP", "choose_rankdir", "dot_label", "graphviz_module", "legend", "wrap"]
+__all__ = ["KINDS", "WRAP", "attrs", "choose_rankdir", "dot_label", "graphviz_module", "legend", "legend_lines", "quote", "wrap"]
 
 #: Characters per label line: about 250 pt of box, so four boxes fit a laptop screen's width.
 WRAP = 36
@@ -95,14 +100,34 @@ def choose_rankdir(ranks: dict[Any, int]) -> str:
     return "LR" if width * 3 > depth * 4 else "TB"
 
 
-def legend(dot: graphviz.Digraph, kinds: Iterable[str]) -> None:
-    """A ``cluster_legend`` holding one table: a sample of each kind used, in ``KINDS`` order.
+_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?)")
+
+
+def quote(value: str) -> str:
+    """A DOT ID: as is when it is a plain name or number, else in double quotes with every
+    quote escaped (labels from :func:`dot_label` have their backslashes doubled already, so
+    no quote in them is escaped yet)."""
+    if _ID.fullmatch(value):
+        return value
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def attrs(label: str | None = None, **values: str) -> str:
+    """``[label="x y" a=1 b=2]``: the label first, the other attributes sorted (as the
+    ``graphviz`` package writes them, so both kinds of picture read alike)."""
+    items = ([("label", label)] if label is not None else []) + sorted(values.items())
+    return "[" + " ".join(f"{k}={quote(v)}" for k, v in items) + "]" if items else ""
+
+
+def legend_lines(kinds: Iterable[str]) -> list[str]:
+    """The DOT lines of a ``cluster_legend`` holding one table: a sample of each kind used, in
+    ``KINDS`` order (none when no kind is used).
 
     One node, not one per kind: sample boxes would be spread over the picture's ranks (as tall
     as the graph in a top-to-bottom picture) or laid in a row wider than the graph."""
     used = [k for k in KINDS if k in set(kinds)]
     if not used:
-        return
+        return []
     rows = []
     for k in used:
         text, style = KINDS[k]
@@ -110,7 +135,15 @@ def legend(dot: graphviz.Digraph, kinds: Iterable[str]) -> None:
         dashed = ' STYLE="dashed"' if "dashed" in style.get("style", "") else ""
         rows.append(f'<TR><TD PORT="{k}" BGCOLOR="{style["fillcolor"]}" COLOR="{style["color"]}" BORDER="{border}"{dashed}>'
                     f"{html.escape(text)}</TD></TR>")  # fmt: skip
-    with dot.subgraph(name="cluster_legend") as box:
-        box.attr(label="node kinds", fontsize="10", style="rounded,dashed", color="#999999")
-        box.node("legend", f'<<TABLE BORDER="0" CELLSPACING="3" CELLPADDING="3">{"".join(rows)}</TABLE>>',
-                 shape="plaintext", style="", fontsize="10", margin="0")  # fmt: skip
+    table = f'<<TABLE BORDER="0" CELLSPACING="3" CELLPADDING="3">{"".join(rows)}</TABLE>>'
+    return [
+        "\tsubgraph cluster_legend {\n",
+        '\t\tcolor="#999999" fontsize=10 label="node kinds" style="rounded,dashed"\n',
+        f'\t\tlegend [label={table} fontsize=10 margin=0 shape=plaintext style=""]\n',
+        "\t}\n",
+    ]
+
+
+def legend(dot: graphviz.Digraph, kinds: Iterable[str]) -> None:
+    """Add :func:`legend_lines` to a ``graphviz.Digraph``."""
+    dot.body += legend_lines(kinds)
