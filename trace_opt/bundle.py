@@ -26,7 +26,7 @@ from .arguments import nodes_in as _nodes_in
 from .arguments import same as _same
 from .arguments import to_data
 from .arguments import unwrap as _unwrap
-from .context import CALL_HOOK, INSTRUMENTS, LLM_CALLS, TRACING, llm_calls_since
+from .context import ASKED, CALL_HOOK, INSTRUMENTS, TRACING, llm_calls_since
 from .errors import BundleError, ConstraintViolation, ExecutionError, SandboxUnavailable
 from .funinfo import FunInfo, source_of
 from .modules import RESERVED, Module
@@ -352,14 +352,14 @@ class FunModule(Module):
             kvalues = dict(kwargs)
         if self.is_async:
             return self._acall(values, kvalues, call)
-        seen = LLM_CALLS.get()
+        asked = ASKED.serial
         try:
             fn = self._resolve()
             hook = CALL_HOOK.get()
             result = fn(*values, **kvalues) if hook is None else hook.call(self, values, kvalues, fn)
         except Exception as exc:  # noqa: BLE001 - every failure becomes feedback
             self._fail(exc, call)
-        return self._finish(result, call, seen)
+        return self._finish(result, call, asked)
 
     def _expanded_names(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], owner: Any, self_node: Any
@@ -379,17 +379,17 @@ class FunModule(Module):
         return tuple(names)
 
     async def _acall(self, values: list[Any], kvalues: dict[str, Any], call: tuple[Any, Any]) -> Any:
-        seen = LLM_CALLS.get()
+        asked = ASKED.serial
         try:
             fn = self._resolve()
             hook = CALL_HOOK.get()
             result = await (fn(*values, **kvalues) if hook is None else hook.acall(self, values, kvalues, fn))
         except Exception as exc:  # noqa: BLE001
             self._fail(exc, call)
-        return self._finish(result, call, seen)
+        return self._finish(result, call, asked)
 
     def _finish(
-        self, result: Any, call: tuple[tuple[Node[Any], ...], tuple[str, ...] | None], seen: Any
+        self, result: Any, call: tuple[tuple[Node[Any], ...], tuple[str, ...] | None], asked: int
     ) -> MessageNode[Any]:
         info = None
         if type(result) is WithInfo:
@@ -400,10 +400,9 @@ class FunModule(Module):
                 info = info or {}
                 info["output"] = result
             result = result._data
-        now = LLM_CALLS.get()
-        if now is not seen:  # the function asked an LLM: say so on its output (pictures mark it)
-            info = info or {}
-            info["llm_calls"] = llm_calls_since(seen, now)  # type: ignore[arg-type]
+        if ASKED.serial != asked and (models := llm_calls_since(asked)):
+            info = info or {}  # the function asked an LLM: say so on its output (pictures mark it)
+            info["llm_calls"] = models
         return MessageNode(result, call[0], self.info, call[1], info=info)
 
     def _fail(self, exc: Exception, call: tuple[tuple[Node[Any], ...], tuple[str, ...] | None]) -> NoReturn:

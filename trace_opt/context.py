@@ -9,13 +9,14 @@ previous value on exit, so nesting works.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
 __all__ = [
-    "CALL_HOOK", "INSTRUMENTS", "LLM_CALLS", "TRACING", "LLMCalls", "count_llm_call", "is_tracing", "llm_calls_since",
-    "stop_tracing", "tracing", "using",
+    "ASKED", "CALL_HOOK", "INSTRUMENTS", "LLM_CALLS", "TRACING", "LLMCall", "count_llm_call", "is_tracing",
+    "llm_calls_since", "stop_tracing", "tracing", "using",
 ]  # fmt: skip
 
 TRACING: ContextVar[bool] = ContextVar("trace_opt.tracing", default=True)
@@ -25,43 +26,80 @@ TRACING: ContextVar[bool] = ContextVar("trace_opt.tracing", default=True)
 CALL_HOOK: ContextVar[Any] = ContextVar("trace_opt.call_hook", default=None)
 
 
+class LLMCall:
+    """One LLM call made in a context: the value of ``LLM_CALLS`` after it, linked to the one before.
 
-class LLMCalls:
-    """How many LLM calls this context has made so far, per model: the value of ``LLM_CALLS``.
-
-    Never changed once made: each call sets a new one (:func:`count_llm_call`), so a bundled
-    call learns whether the LLM was asked while it ran by comparing two ``LLM_CALLS.get()``
-    results by identity -- two reads, no ``set``/``reset`` per traced call (a set and reset cost
-    as much as the rest of a small bundled call). Concurrent tasks each see their own count;
-    calls made in tasks or threads the function starts run in copies of the context and are
-    not counted by it.
+    Never changed once made; :func:`count_llm_call` sets a new one per call. ``serial`` numbers
+    every call of the process in order, so a bundled call only reads the process-wide
+    ``ASKED.serial`` before and after it ran (two attribute loads; a ``ContextVar`` set and reset
+    per traced call would cost more than the rest of a small call) and, only when it changed,
+    walks this context's chain back to that number (:func:`llm_calls_since`). Concurrent tasks
+    and threads each see their own chain; calls made in tasks or threads the function starts
+    run in copies of the context and are not counted by it.
     """
 
-    __slots__ = ("models", "n")
+    __slots__ = ("depth", "model", "prev", "serial")
 
-    def __init__(self, n: int, models: dict[str, int]) -> None:
-        self.n = n
-        self.models = models  # model -> calls; a fresh dict per instance, small (one key per model)
+    def __init__(self, serial: int, model: str, prev: LLMCall | None) -> None:
+        self.serial = serial
+        self.model = model
+        self.prev = prev
+        self.depth = 0 if prev is None else prev.depth + 1
 
 
-# What the LLM layer has been asked in this context (None: nothing yet). trace_opt.llm sits above
+class _Asked:
+    """The number of the latest LLM call in the process (``LLMCall.serial``), under a lock so
+    that numbers only grow; read without it on the hot path (one attribute load)."""
+
+    __slots__ = ("lock", "serial")
+
+    def __init__(self) -> None:
+        self.serial = 0
+        self.lock = threading.Lock()
+
+
+ASKED = _Asked()
+# The LLM calls made in this context, newest first (None: none yet). trace_opt.llm sits above
 # bundle, so the count lives here, below both.
-LLM_CALLS: ContextVar[LLMCalls | None] = ContextVar("trace_opt.llm_calls", default=None)
+LLM_CALLS: ContextVar[LLMCall | None] = ContextVar("trace_opt.llm_calls", default=None)
+# A context's chain keeps at most this many calls; past it, it is copied to its newest half, so
+# a bundled call is counted exactly up to KEEP // 2 LLM calls made while it ran.
+KEEP = 20_000
 
 
 def count_llm_call(model: str) -> None:
     """Record one LLM call to ``model`` in this context (``LLM.complete`` calls it)."""
-    seen = LLM_CALLS.get()
-    models = dict(seen.models) if seen is not None else {}
-    models[model] = models.get(model, 0) + 1
-    LLM_CALLS.set(LLMCalls((seen.n if seen is not None else 0) + 1, models))
+    with ASKED.lock:
+        ASKED.serial += 1
+        serial = ASKED.serial
+    prev = LLM_CALLS.get()
+    if prev is not None and prev.depth >= KEEP:
+        prev = _newest(prev, KEEP // 2)
+    LLM_CALLS.set(LLMCall(serial, model, prev))
 
 
-def llm_calls_since(before: LLMCalls | None, after: LLMCalls) -> dict[str, int]:
-    """The LLM calls made between two readings of ``LLM_CALLS``, per model."""
-    if before is None:
-        return dict(after.models)
-    return {m: c - before.models.get(m, 0) for m, c in after.models.items() if c > before.models.get(m, 0)}
+def _newest(chain: LLMCall, n: int) -> LLMCall:
+    kept: list[LLMCall] = []
+    at: LLMCall | None = chain
+    while at is not None and len(kept) < n:
+        kept.append(at)
+        at = at.prev
+    copy = None
+    for c in reversed(kept):
+        copy = LLMCall(c.serial, c.model, copy)
+    assert copy is not None
+    return copy
+
+
+def llm_calls_since(serial: int) -> dict[str, int]:
+    """The LLM calls this context made after call number ``serial`` (an ``ASKED.serial``
+    read earlier), per model."""
+    models: dict[str, int] = {}
+    at = LLM_CALLS.get()
+    while at is not None and at.serial > serial:
+        models[at.model] = models.get(at.model, 0) + 1
+        at = at.prev
+    return models
 
 
 class _Instruments:

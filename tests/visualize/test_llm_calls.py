@@ -4,12 +4,16 @@ many calls it made to which model (``info["llm_calls"]``), counted per context."
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 import trace_opt as trace
+from trace_opt import context
 from trace_opt.llm import FunctionLLM, generate_text
 from trace_opt.drawing import KINDS
 from trace_opt.llm import RetryPolicy
@@ -111,3 +115,36 @@ def test_concurrent_async_calls_each_count_their_own() -> None:
     one, three, none = asyncio.run(both())
     assert one._info["llm_calls"] == {"slow": 1} and three._info["llm_calls"] == {"slow": 3}
     assert none._info is None
+
+
+def test_a_long_lived_context_keeps_a_bounded_chain_and_still_counts_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(context, "KEEP", 10)
+
+    @trace.bundle()
+    def ask(n: int) -> str:
+        return "".join(small.complete(str(i)).text for i in range(n))
+
+    def run() -> list[Any]:
+        outs = [ask(n)._info["llm_calls"] for n in (5, 4, 5, 3, 5)]  # 22 calls: the chain is cut on the way
+        depth = context.LLM_CALLS.get().depth  # type: ignore[union-attr]
+        return [outs, depth]
+
+    outs, depth = contextvars.copy_context().run(run)
+    assert outs == [{"small": n} for n in (5, 4, 5, 3, 5)]  # exact up to KEEP // 2 calls in one bundled call
+    assert depth < 10
+
+
+def test_threads_do_not_count_each_others_calls() -> None:
+    barrier = threading.Barrier(2)
+
+    @trace.bundle()
+    def ask(n: int) -> int:
+        barrier.wait()  # both threads are inside their call before either asks
+        for i in range(n):
+            small.complete(f"{n}:{i}")
+        barrier.wait()  # and neither returns before the other asked
+        return n
+
+    with ThreadPoolExecutor(2) as pool:
+        two, five = pool.map(ask, [2, 5])
+    assert two._info["llm_calls"] == {"small": 2} and five._info["llm_calls"] == {"small": 5}
