@@ -79,7 +79,9 @@ def test_make_images_draws_the_demo_graph_with_the_parameter_marked(tmp_path: Pa
     text = next(t for t in boxes if t.startswith("instruction (trainable)"))
     assert "4 feedback" in text and "Correct:" in text  # the feedback of the four reviews, summarised
     assert sum(t.startswith("classify") for t in boxes) == 4
-    assert any("trainable parameter" in t for t in boxes)  # the legend
+    assert sum(t.startswith("classify") and "1 LLM call: images" in t for t in boxes) == 4  # each asked the model once
+    legend = next(t for t in boxes if "trainable parameter" in t)  # the legend names the kinds drawn
+    assert "LLM call" in legend and "operation" not in legend
 
 
 @pytest.mark.slow
