@@ -1,10 +1,12 @@
 """Pictures of graphs with graphviz (the ``viz`` extra), imported only when drawing.
 
-Each node kind has its colour (``style.KINDS``) and a legend cluster names the kinds a picture
-uses; trainable parameters are drawn bold with a double border; the feedback a node got is
-summarised in its box. Labels are wrapped to a fixed width and long values clipped, so a
-picture of a real program stays readable; long chains run top to bottom and wide fan-outs
-are turned on their side (``style.choose_rankdir``). Without the ``dot`` binary the DOT source
+Each node kind has its colour (``trace_opt.drawing.KINDS``) and a legend cluster names the
+kinds a picture uses; a bundled function that asked an LLM is an LLM call, its box saying how
+many calls to which model (``info["llm_calls"]``, recorded by the bundle); trainable
+parameters are drawn bold with a double border; the feedback a node got is summarised in its
+box. Labels are wrapped to a fixed width and long values clipped, so a picture of a real
+program stays readable; long chains run top to bottom and wide fan-outs are turned on their
+side (``drawing.choose_rankdir``). Without the ``dot`` binary the DOT source
 (``render(x).source``) still works; turning it into an image says how to install it.
 """
 
