@@ -15,8 +15,8 @@ from contextvars import ContextVar
 from typing import Any
 
 __all__ = [
-    "ASKED", "CALL_HOOK", "INSTRUMENTS", "LLM_CALLS", "TRACING", "LLMCall", "count_llm_call", "is_tracing",
-    "llm_calls_since", "stop_tracing", "tracing", "using",
+    "ASKED", "CALL_HOOK", "INSTRUMENTS", "LLMCall", "LLM_CALLS", "TRACING", "count_llm_call",
+    "is_tracing", "llm_calls_since", "stop_tracing", "tracing", "using",
 ]  # fmt: skip
 
 TRACING: ContextVar[bool] = ContextVar("trace_opt.tracing", default=True)
