@@ -44,7 +44,7 @@ class LLMCall:
         self.serial = serial
         self.model = model
         self.prev = prev
-        self.depth = 0 if prev is None else prev.depth + 1
+        self.depth: int = 0 if prev is None else prev.depth + 1
 
 
 class _Asked:
