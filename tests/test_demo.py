@@ -9,7 +9,6 @@ the better instruction, keep it, commit it, and write every file the README prom
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from trace_opt.llm import FunctionLLM
+from script_loader import load_script  # tests/ is on sys.path (rootdir conftest)
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "Label the sentiment of the review: positive or negative."
@@ -27,12 +27,7 @@ NEGATIVE_WORDS = ("terrible", "awful", "broke", "waste", "cold")
 
 
 def load_demo() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("trace_opt_demo", ROOT / "examples" / "demo.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["trace_opt_demo"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/demo.py", "trace_opt_demo")
 
 
 def scripted(messages: list[dict[str, Any]], sample_id: Any = None, **params: Any) -> str:

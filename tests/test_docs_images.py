@@ -3,7 +3,6 @@ under ``docs/``, shown near the top of the README, and small."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import sys
@@ -14,6 +13,7 @@ from types import ModuleType
 import pytest
 
 from trace_opt.llm import FunctionLLM
+from script_loader import load_script  # tests/ is on sys.path (rootdir conftest)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -22,12 +22,7 @@ IMAGE = re.compile(r'!\[[^\]]*\]\(([^)\s]+)\)|<img [^>]*src="([^"]+)"')
 
 
 def load_make_images() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_images", ROOT / "docs" / "make_images.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_images"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/make_images.py", "make_images")
 
 
 def images(text: str) -> list[str]:

@@ -8,14 +8,13 @@ ipykernel (the ``dev`` extra has them)."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from script_loader import load_script  # tests/ is on sys.path (rootdir conftest)
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")
@@ -26,12 +25,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def load_execute() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("notebooks_execute", ROOT / "notebooks" / "execute.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["notebooks_execute"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("notebooks/execute.py", "notebooks_execute")
 
 
 execute = load_execute()
