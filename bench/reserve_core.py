@@ -20,21 +20,24 @@ import sys
 import time
 
 
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
+def _processes() -> dict[int, int]:
+    """Every process on the machine and its parent, from one pass over /proc."""
+    parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):  # the process ended meanwhile
                 continue
-            kids.setdefault(ppid, []).append(int(entry))
-    return kids
+    return parents
 
 
-def _tree(root: int) -> set[int]:
-    kids, seen, todo = _children(), set(), [root]
+def _tree(root: int, parents: dict[int, int]) -> set[int]:
+    kids: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        kids.setdefault(ppid, []).append(pid)
+    seen, todo = set(), [root]
     while todo:
         pid = todo.pop()
         seen.add(pid)
@@ -42,29 +45,27 @@ def _tree(root: int) -> set[int]:
     return seen
 
 
-def _pin(keep: set[int], core: int, others: set[int]) -> None:
-    for entry in os.listdir("/proc"):
-        pid = int(entry) if entry.isdigit() else None
-        if pid is None:
-            continue
-        # a child the command started after the tree was read is pinned to the others for a
+def _set_affinity(pid: int, cpus: set[int], *, only_from: set[int] | None = None) -> None:
+    try:
+        now = os.sched_getaffinity(pid)
+        if now != cpus and (only_from is None or now == only_from):
+            os.sched_setaffinity(pid, cpus)
+    except OSError:  # ended, a kernel thread, or not ours to change
+        pass
+
+
+def _pin(root: int, core: int, others: set[int]) -> None:
+    parents = _processes()
+    keep = _tree(root, parents) | {os.getpid()}
+    for pid in parents:
+        # a child the command started after the last pass is pinned to the others for a
         # moment; once it shows up in the tree it gets the reserved core back
-        want = {core} if pid in keep else others
-        try:
-            if os.sched_getaffinity(pid) != want:
-                os.sched_setaffinity(pid, want)
-        except OSError:  # ended, a kernel thread, or not ours to change
-            pass
+        _set_affinity(pid, {core} if pid in keep else others)
 
 
 def _release(others: set[int], every: set[int]) -> None:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.sched_getaffinity(int(entry)) == others:
-                    os.sched_setaffinity(int(entry), every)
-            except OSError:
-                pass
+    for pid in _processes():
+        _set_affinity(pid, every, only_from=others)
 
 
 def main(argv: list[str]) -> int:
@@ -80,7 +81,7 @@ def main(argv: list[str]) -> int:
     proc = subprocess.Popen(argv, env=env)
     try:
         while proc.poll() is None:
-            _pin(_tree(proc.pid) | {os.getpid()}, core, others)
+            _pin(proc.pid, core, others)
             time.sleep(0.2)
     finally:
         if proc.poll() is None:
