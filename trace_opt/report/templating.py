@@ -34,7 +34,7 @@ from ..visible import visible
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["environment", "render", "visible"]
+__all__ = ["environment", "render"]
 
 #: The templates the package ships (``setup.cfg`` package_data; a test checks the wheel).
 TEMPLATES = ("page.html.j2", "charts.svg.j2", "diff.html.j2", "report.css", "report.js")
